@@ -1,0 +1,25 @@
+"""optuna-llm: an Optuna sampler that asks a language model for the next configuration."""
+
+from optuna_llm._client import ChatReply
+from optuna_llm._client import ChatRequest
+from optuna_llm._client import LLMClient
+from optuna_llm._client import OpenAIChatClient
+from optuna_llm._sampler import LLMSampler
+from optuna_llm.exceptions import InvalidAnswerError
+from optuna_llm.exceptions import ModelRequestError
+from optuna_llm.exceptions import OptunaLLMError
+
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ChatReply",
+    "ChatRequest",
+    "InvalidAnswerError",
+    "LLMClient",
+    "LLMSampler",
+    "ModelRequestError",
+    "OpenAIChatClient",
+    "OptunaLLMError",
+    "__version__",
+]

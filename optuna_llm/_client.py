@@ -1,0 +1,286 @@
+"""Talking to a model: the ``LLMClient`` protocol and its OpenAI-compatible implementation.
+
+This is the only module that imports ``openai``. Transport errors are retried by the ``openai``
+client itself (``max_retries``, honouring ``Retry-After``); this module adds only what differs
+between OpenAI-compatible servers: which structured response format an endpoint accepts. It
+tries the most structured one first, steps down at once when the endpoint rejects it, and
+remembers what worked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import os
+import re
+import threading
+import time
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
+from urllib.parse import urlsplit
+
+import openai
+
+from optuna_llm.exceptions import InvalidAnswerError
+from optuna_llm.exceptions import ModelRequestError
+
+
+Message = dict[str, str]
+
+RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object", "text")
+"""Request formats from most to least structured.
+
+``json_schema`` is OpenAI's structured output; ``json_object_schema`` is a JSON object with a
+``schema`` field, which llama.cpp's server turns into a grammar; ``json_object`` is plain JSON
+mode; ``text`` asks for nothing and relies on the prompt and tolerant parsing.
+"""
+
+_REJECTION_HINTS = ("response_format", "json_schema", "json_object", "'text'", "schema")
+_PLACEHOLDER_API_KEY = "not-needed"
+_SECRET_LIKE = re.compile(r"(?:sk|key|token)-[A-Za-z0-9_\-*.]{4,}", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion to ask for."""
+
+    messages: Sequence[Message]
+    schema: dict[str, Any]
+    seed: int | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """The model's text and what it cost."""
+
+    text: str
+    response_format: str
+    latency: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@runtime_checkable
+class LLMClient(Protocol):
+    """Anything that answers chat requests; ``OpenAIChatClient`` is the usual one."""
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        """Answer the request.
+
+        Raises:
+            ModelRequestError: No answer could be had.
+            InvalidAnswerError: The answer was empty.
+        """
+        ...
+
+
+class OpenAIChatClient:
+    """Chat completions from any OpenAI-compatible endpoint through the ``openai`` client.
+
+    Args:
+        model: The model name the endpoint serves.
+        client: A ready ``openai.OpenAI`` client. Without one, a client is built on first use
+            from ``base_url`` and the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+        base_url: The endpoint, e.g. ``http://127.0.0.1:8080/v1``, when no client is given.
+        timeout: Seconds to wait for one HTTP request.
+        max_retries: Retries of transport errors, made by the ``openai`` client.
+
+    The object pickles without its ``openai`` client or any API key; after unpickling, a
+    client is rebuilt from the base URL and the environment.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        client: openai.OpenAI | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+    ) -> None:
+        self.model = model
+        self._client = client
+        self._base_url = str(client.base_url) if client is not None else base_url
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._formats = list(RESPONSE_FORMATS)
+        self._confirmed_format: str | None = None
+        self._token_limit_param = "max_tokens"
+        self._lock = threading.Lock()
+
+    @property
+    def response_format(self) -> str:
+        """The most structured response format not yet rejected by the endpoint."""
+        return self._formats[0]
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint's scheme, host and path, without credentials."""
+        url = urlsplit(self._base_url or os.environ.get("OPENAI_BASE_URL") or "")
+        if not url.hostname:
+            return "api.openai.com"
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{url.hostname}{port}{url.path}".rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"OpenAIChatClient(model={self.model!r}, endpoint={self.endpoint!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        while True:
+            response_format = self._formats[0]
+            probing = self._confirmed_format != response_format
+            try:
+                return self._complete_once(request, response_format, probing)
+            except openai.APIStatusError as error:
+                if not probing or not self._step_down(response_format, error):
+                    raise ModelRequestError(_describe_status_error(error)) from error
+            except openai.APITimeoutError as error:
+                raise ModelRequestError(f"no answer within {self._timeout:g} s.") from error
+            except openai.APIConnectionError as error:
+                raise ModelRequestError(f"cannot reach {self.endpoint}.") from error
+            except openai.OpenAIError as error:
+                raise ModelRequestError(redact(str(error))) from error
+
+    def _complete_once(
+        self, request: ChatRequest, response_format: str, probing: bool
+    ) -> ChatReply:
+        client = self._openai_client()
+        kwargs = self._request_kwargs(request, response_format)
+        start = time.perf_counter()
+        try:
+            # A probe of a format not yet known to work is not retried: servers that reject a
+            # format do so at once, often with an HTTP 500 the client would retry twice.
+            first_try = client.with_options(max_retries=0) if probing else client
+            completion = first_try.chat.completions.create(**kwargs)
+        except openai.APIStatusError as error:
+            if _is_token_limit_rejection(error) and self._token_limit_param == "max_tokens":
+                self._token_limit_param = "max_completion_tokens"
+                return self._complete_once(request, response_format, probing)
+            if _is_format_rejection(error) or not probing:
+                raise
+            completion = client.chat.completions.create(**kwargs)
+        except (openai.APIConnectionError, openai.APITimeoutError):
+            if not probing:
+                raise
+            completion = client.chat.completions.create(**kwargs)
+        latency = time.perf_counter() - start
+        with self._lock:
+            self._confirmed_format = response_format
+        return _reply_from(completion, response_format, latency)
+
+    def _request_kwargs(self, request: ChatRequest, response_format: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "timeout": self._timeout,
+        }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            kwargs[self._token_limit_param] = request.max_tokens
+        if response_format == "json_schema":
+            strict = set(request.schema["properties"]["params"]["required"]) == set(
+                request.schema["properties"]["params"]["properties"]
+            )
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "configuration",
+                    "schema": request.schema,
+                    "strict": strict,
+                },
+            }
+        elif response_format == "json_object_schema":
+            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+        elif response_format == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
+
+    def _step_down(self, response_format: str, error: openai.APIStatusError) -> bool:
+        """Drop a format the endpoint rejected; False when it was not a rejection of it."""
+        if not _is_format_rejection(error) or len(self._formats) == 1:
+            return False
+        with self._lock:
+            if self._formats[0] == response_format:
+                self._formats.pop(0)
+        return True
+
+    def _openai_client(self) -> openai.OpenAI:
+        with self._lock:
+            if self._client is None:
+                self._client = _build_openai_client(
+                    self._base_url, timeout=self._timeout, max_retries=self._max_retries
+                )
+            return self._client
+
+
+def _build_openai_client(base_url: str | None, *, timeout: float, max_retries: int) -> openai.OpenAI:
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = os.environ.get("OPENAI_API_KEY")
+    if api_key is None and base_url is not None:
+        # Local servers (llama.cpp, Ollama, vLLM, LM Studio) need no key, but the client does.
+        api_key = _PLACEHOLDER_API_KEY
+    return openai.OpenAI(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+    )
+
+
+def _reply_from(completion: Any, response_format: str, latency: float) -> ChatReply:
+    if not getattr(completion, "choices", None):
+        raise ModelRequestError("the endpoint answered with no choices.")
+    message = completion.choices[0].message
+    if getattr(message, "refusal", None):
+        raise ModelRequestError(f"the model refused: {str(message.refusal)[:200]}")
+    text = message.content
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidAnswerError("The answer was empty.")
+    usage = getattr(completion, "usage", None)
+    return ChatReply(
+        text=text,
+        response_format=response_format,
+        latency=latency,
+        prompt_tokens=getattr(usage, "prompt_tokens", None),
+        completion_tokens=getattr(usage, "completion_tokens", None),
+    )
+
+
+def _error_text(error: openai.APIStatusError) -> str:
+    return f"{error.message} {error.body}".lower()
+
+
+def _is_format_rejection(error: openai.APIStatusError) -> bool:
+    return error.status_code in (400, 415, 422, 500, 501) and any(
+        hint in _error_text(error) for hint in _REJECTION_HINTS
+    )
+
+
+def _is_token_limit_rejection(error: openai.APIStatusError) -> bool:
+    text = _error_text(error)
+    return error.status_code == 400 and "max_tokens" in text and "max_completion_tokens" in text
+
+
+def _describe_status_error(error: openai.APIStatusError) -> str:
+    return f"HTTP {error.status_code} from the endpoint: {redact(str(error.message))[:300]}"
+
+
+def redact(text: str) -> str:
+    """Hide anything that looks like an API key, and the key in the environment."""
+    api_key = os.environ.get("OPENAI_API_KEY")
+    if api_key:
+        text = text.replace(api_key, "***")
+    return _SECRET_LIKE.sub("***", text)

@@ -1,0 +1,235 @@
+"""From the model's text to parameter values Optuna accepts.
+
+Pure functions. The model is told the rules, but its answer is only ever data: it is parsed as
+JSON, every value is checked against its distribution, and nothing in it is executed. Error
+messages are written for the model, since the one re-ask sends them back verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+import json
+import math
+import re
+from typing import Any
+
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalChoiceType
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+
+from optuna_llm._search_space import ParamSpec
+from optuna_llm._search_space import format_params
+from optuna_llm.exceptions import InvalidAnswerError
+
+
+# A JSON object is looked for in this many leading characters, from at most this many braces:
+# enough for any honest answer, and a bound on the work a hostile one can cause.
+MAX_SCANNED_CHARS = 200_000
+MAX_OBJECT_STARTS = 64
+MAX_RATIONALE_CHARS = 500
+
+_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|\Z)", re.IGNORECASE | re.DOTALL)
+_THINK_END = "</think>"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What one answer held: valid values, and what was wrong with the rest."""
+
+    params: dict[str, Any]
+    rationale: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def error_message(self) -> str:
+        """All problems of the answer, one per line, for the re-ask."""
+        return "\n".join(f"- {json.dumps(name)}: {error}" for name, error in self.errors.items())
+
+
+def extract_json_object(text: str) -> dict[str, Any]:
+    """Find the first JSON object in a model's text.
+
+    ``<think>`` blocks are dropped, and anything around the object (prose, code fences) is
+    ignored.
+
+    Raises:
+        InvalidAnswerError: No JSON object was found.
+    """
+    text = _THINK_BLOCK.sub("", text[:MAX_SCANNED_CHARS])
+    if _THINK_END in text:
+        text = text.rsplit(_THINK_END, 1)[1]
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    for _ in range(MAX_OBJECT_STARTS):
+        if start < 0:
+            break
+        try:
+            value, _end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            pass
+        else:
+            if isinstance(value, dict):
+                return value
+        start = text.find("{", start + 1)
+    raise InvalidAnswerError(
+        'The answer held no JSON object. Answer with one JSON object: {"rationale": "...", '
+        '"params": {...}}.'
+    )
+
+
+def parse_answer(text: str, specs: Mapping[str, ParamSpec]) -> Proposal:
+    """Parse and validate an answer against the search space.
+
+    Values are clipped into bounds, rounded onto steps and the integer grid, and matched to
+    choices exactly or by their string form. A value that cannot be made valid is an error, and
+    so is a required (non-conditional) parameter that is missing. Unknown names are ignored.
+
+    Raises:
+        InvalidAnswerError: The text held no JSON object, or no parameters at all.
+    """
+    answer = extract_json_object(text)
+    raw_params = answer.get("params")
+    if not isinstance(raw_params, dict):
+        # Some models answer with the configuration itself, without the envelope.
+        raw_params = {name: value for name, value in answer.items() if name in specs}
+        if not raw_params:
+            raise InvalidAnswerError(
+                'The answer had no "params" object mapping parameter names to values.'
+            )
+    rationale = answer.get("rationale")
+    params: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, spec in specs.items():
+        if name not in raw_params:
+            if not spec.conditional:
+                errors[name] = "missing; give a value for it."
+            continue
+        try:
+            params[name] = coerce_value(raw_params[name], spec.distribution)
+        except ValueError as error:
+            errors[name] = str(error)
+    return Proposal(
+        params=params,
+        rationale=_clean_rationale(rationale),
+        errors=errors,
+    )
+
+
+def coerce_value(value: Any, distribution: BaseDistribution) -> Any:
+    """Turn one proposed value into a valid value of ``distribution``.
+
+    Raises:
+        ValueError: The value cannot be made valid; the message says why.
+    """
+    if isinstance(distribution, CategoricalDistribution):
+        return match_choice(value, distribution.choices)
+    number = _as_finite_number(value)
+    if isinstance(distribution, FloatDistribution):
+        return _on_float_grid(number, distribution)
+    if isinstance(distribution, IntDistribution):
+        return _on_int_grid(number, distribution)
+    raise ValueError(f"unsupported distribution {distribution!r}.")
+
+
+def match_choice(value: Any, choices: Iterable[CategoricalChoiceType]) -> CategoricalChoiceType:
+    """Match a value to one of ``choices``: exactly, as an equal number, or by string form."""
+    choices = tuple(choices)
+    for choice in choices:
+        if type(choice) is type(value) and choice == value:
+            return choice
+    if _is_number(value):
+        numeric = [c for c in choices if _is_number(c) and c == value]
+        if len(numeric) == 1:
+            return numeric[0]
+    text = value.strip() if isinstance(value, str) else _json_text(value)
+    by_text = [c for c in choices if text in _text_forms(c)]
+    if len(by_text) == 1:
+        return by_text[0]
+    listed = ", ".join(_json_text(c) for c in choices)
+    if len(by_text) > 1:
+        raise ValueError(f"{_json_text(value)} matches several choices; pick one of [{listed}].")
+    raise ValueError(f"{_json_text(value)} is not one of the choices [{listed}].")
+
+
+def find_duplicate(
+    params: Mapping[str, Any], others: Iterable[tuple[int, Mapping[str, Any]]]
+) -> int | None:
+    """The number of the first trial whose parameters all equal those in ``params``.
+
+    A proposal may hold conditional parameters a trial did not use; it still repeats that trial
+    when every parameter the trial did use has the same value.
+    """
+    for number, other in others:
+        if other and all(
+            name in params and _same_value(params[name], value) for name, value in other.items()
+        ):
+            return number
+    return None
+
+
+def duplicate_error(number: int, params: Mapping[str, Any]) -> str:
+    """The re-ask message for a configuration that repeats trial ``number``."""
+    return (
+        f"the configuration {format_params(params)} repeats trial {number}; "
+        "propose a configuration that differs from every trial shown."
+    )
+
+
+def _as_finite_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {_json_text(value)}.")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {_json_text(value)}.") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {_json_text(value)}.")
+    return number
+
+
+def _on_float_grid(number: float, distribution: FloatDistribution) -> float:
+    low, high = distribution.low, distribution.high
+    clipped = min(max(number, low), high)
+    if distribution.step is None:
+        return float(clipped)
+    k = round((clipped - low) / distribution.step)
+    return float(min(low + k * distribution.step, high))
+
+
+def _on_int_grid(number: float, distribution: IntDistribution) -> int:
+    low, high, step = distribution.low, distribution.high, distribution.step
+    clipped = min(max(number, low), high)
+    k = round((clipped - low) / step)
+    return int(min(low + k * step, high))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+
+
+def _text_forms(choice: CategoricalChoiceType) -> set[str]:
+    forms = {str(choice), _json_text(choice)}
+    if choice is None or isinstance(choice, bool):
+        forms |= {form.lower() for form in forms} | {form.capitalize() for form in forms}
+    return forms
+
+
+def _clean_rationale(rationale: Any) -> str:
+    if not isinstance(rationale, str):
+        return ""
+    return " ".join(rationale.split())[:MAX_RATIONALE_CHARS]

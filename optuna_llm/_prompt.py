@@ -1,0 +1,144 @@
+"""Chat messages for one proposal: instructions, task and search space first, history last.
+
+Pure functions. The start of the prompt stays identical from trial to trial while the search
+space does not change, so llama.cpp and hosted prompt caches can reuse it; only the history and
+the request at the end change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+import json
+
+from optuna.study import StudyDirection
+
+from optuna_llm._history import HistoryView
+from optuna_llm._history import TrialRecord
+from optuna_llm._search_space import ParamSpec
+from optuna_llm._search_space import describe_param
+from optuna_llm._search_space import format_number
+from optuna_llm._search_space import format_params
+
+
+Message = dict[str, str]
+
+MAX_HISTORY_CHARS = 8_000
+MAX_TASK_CHARS = 2_000
+MAX_ECHOED_ANSWER_CHARS = 2_000
+
+SYSTEM_PROMPT = """\
+You are an expert in hyperparameter optimization. You choose the next configuration to \
+evaluate in an Optuna study.
+Use what is known about good values for this kind of problem and what the trial history shows: \
+refine the best regions and explore promising untried ones. Never repeat a configuration that \
+was tried or is running.
+Answer with one JSON object and nothing else:
+{"rationale": "<one short sentence>", "params": {"<name>": <value>, ...}}
+Give every parameter a value of its type within its bounds, on its step, or one of its \
+choices. A conditional parameter may be left out when your configuration does not use it."""
+
+REASK_TEMPLATE = """\
+Your answer could not be used:
+{errors}
+Answer again with one JSON object: {{"rationale": "...", "params": {{...}}}}."""
+
+
+def build_messages(
+    *,
+    task: str,
+    directions: Sequence[StudyDirection],
+    metric_names: Sequence[str] | None,
+    specs: Mapping[str, ParamSpec],
+    history: HistoryView,
+) -> list[Message]:
+    """The system and user messages asking for the next configuration."""
+    names = _objective_names(directions, metric_names)
+    parts = [
+        f"Task: {_one_paragraph(task, MAX_TASK_CHARS) or 'not described'}",
+        _describe_objectives(directions, names),
+        "Parameters:\n" + "\n".join(describe_param(spec) for spec in specs.values()),
+        _describe_history(history, names),
+        "Propose the next configuration.",
+    ]
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+def reask_messages(answer: str, errors: str) -> list[Message]:
+    """The turns appended after a bad answer: the answer itself, then what was wrong."""
+    return [
+        {"role": "assistant", "content": answer[:MAX_ECHOED_ANSWER_CHARS]},
+        {"role": "user", "content": REASK_TEMPLATE.format(errors=errors)},
+    ]
+
+
+def _objective_names(
+    directions: Sequence[StudyDirection], metric_names: Sequence[str] | None
+) -> list[str]:
+    if metric_names is not None and len(metric_names) == len(directions):
+        return [str(name) for name in metric_names]
+    if len(directions) == 1:
+        return ["value"]
+    return [f"value {i}" for i in range(len(directions))]
+
+
+def _describe_objectives(directions: Sequence[StudyDirection], names: Sequence[str]) -> str:
+    goals = ", ".join(
+        f"{'maximize' if d == StudyDirection.MAXIMIZE else 'minimize'} {json.dumps(name)}"
+        for d, name in zip(directions, names, strict=True)
+    )
+    if len(directions) == 1:
+        return f"Objective: {goals}."
+    return f"Objectives: {goals}. Trials marked Pareto are on the current Pareto front."
+
+
+def _describe_history(history: HistoryView, names: Sequence[str]) -> str:
+    counts = ", ".join(f"{n} {state}" for state, n in history.counts.items() if n)
+    if not history.records:
+        return "History: no trials yet."
+    lines = _fit(history.records, names)
+    header = f"History: {history.n_trials} trials ({counts})"
+    if len(lines) < history.n_trials:
+        header += f"; showing {len(lines)}: the best, the most recent, a spread, the running"
+    return header + ".\n" + "\n".join(lines)
+
+
+def _fit(records: Sequence[TrialRecord], names: Sequence[str]) -> list[str]:
+    """Render records, dropping the oldest non-best ones while the text is too long."""
+    lines = {record.number: _describe_record(record, names) for record in records}
+    droppable = [record.number for record in records if not record.best]
+    total = sum(len(line) + 1 for line in lines.values())
+    for number in droppable:
+        if total <= MAX_HISTORY_CHARS:
+            break
+        total -= len(lines.pop(number)) + 1
+    return list(lines.values())
+
+
+def _describe_record(record: TrialRecord, names: Sequence[str]) -> str:
+    tags = [record.state]
+    if record.best:
+        tags.append("best" if len(names) == 1 else "Pareto")
+    if record.violation is not None:
+        tags.append(
+            "feasible" if record.violation == 0 else f"infeasible by {format_number(record.violation)}"
+        )
+    outcome = ""
+    if record.values is not None:
+        outcome = ", ".join(
+            f"{name} {format_number(value)}" for name, value in zip(names, record.values, strict=True)
+        )
+    elif record.last_intermediate is not None:
+        step, value = record.last_intermediate
+        outcome = f"pruned at step {step} with {format_number(value)}"
+    text = f"trial {record.number} ({', '.join(tags)})"
+    if outcome:
+        text += f": {outcome}"
+    return f"{text} | {format_params(record.params)}"
+
+
+def _one_paragraph(text: str, limit: int) -> str:
+    return " ".join(text.split())[:limit]

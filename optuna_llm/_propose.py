@@ -1,0 +1,100 @@
+"""One proposal: ask the model, validate its answer, re-ask once with what was wrong.
+
+Never raises for anything the model or the endpoint does: the result says which values are
+usable and, when not all are, why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from optuna_llm._client import ChatReply
+from optuna_llm._client import ChatRequest
+from optuna_llm._client import LLMClient
+from optuna_llm._client import Message
+from optuna_llm._parse import Proposal
+from optuna_llm._parse import duplicate_error
+from optuna_llm._parse import parse_answer
+from optuna_llm._prompt import reask_messages
+from optuna_llm._search_space import ParamSpec
+from optuna_llm.exceptions import InvalidAnswerError
+from optuna_llm.exceptions import ModelRequestError
+
+
+MAX_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The usable part of the model's proposal and why the rest, if any, is not usable."""
+
+    params: dict[str, Any]
+    rationale: str = ""
+    failure: str | None = None
+    replies: list[ChatReply] = field(default_factory=list)
+
+
+def propose(
+    client: LLMClient,
+    *,
+    messages: Sequence[Message],
+    specs: Mapping[str, ParamSpec],
+    schema: dict[str, Any],
+    seed: int | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    repeats: Callable[[Mapping[str, Any]], int | None],
+) -> Outcome:
+    """Ask for a configuration; re-ask once when the answer is unusable.
+
+    Args:
+        repeats: The number of the trial a configuration repeats, or None.
+    """
+    messages = list(messages)
+    replies: list[ChatReply] = []
+    best: Proposal | None = None
+    failure = "no answer"
+    for attempt in range(MAX_ATTEMPTS):
+        request = ChatRequest(messages, schema, seed, temperature, max_tokens)
+        try:
+            reply = client.complete(request)
+        except ModelRequestError as error:
+            return Outcome({}, failure=f"request failed: {error}", replies=replies)
+        except InvalidAnswerError as error:
+            reply, problem = None, str(error)
+        else:
+            replies.append(reply)
+            proposal, problem = _check(reply.text, specs, repeats)
+            if proposal is not None and not problem:
+                return Outcome(proposal.params, proposal.rationale, replies=replies)
+            if proposal is not None and (best is None or len(proposal.params) >= len(best.params)):
+                best = proposal
+        failure = f"invalid answer: {problem}"
+        if attempt + 1 < MAX_ATTEMPTS:
+            messages += reask_messages(reply.text if reply else "", problem)
+    if best is None:
+        return Outcome({}, failure=failure, replies=replies)
+    return Outcome(best.params, best.rationale, failure=failure, replies=replies)
+
+
+def _check(
+    text: str,
+    specs: Mapping[str, ParamSpec],
+    repeats: Callable[[Mapping[str, Any]], int | None],
+) -> tuple[Proposal | None, str]:
+    """The usable proposal in ``text`` (None if none) and what is wrong with the answer."""
+    try:
+        proposal = parse_answer(text, specs)
+    except InvalidAnswerError as error:
+        return None, str(error)
+    if proposal.errors:
+        return proposal, proposal.error_message()
+    repeated = repeats(proposal.params)
+    if repeated is not None:
+        return None, duplicate_error(repeated, proposal.params)
+    return proposal, ""

@@ -1,0 +1,450 @@
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+import threading
+from typing import Any
+
+import openai
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.samplers import TPESampler
+from optuna.samplers._lazy_random_state import LazyRandomState
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_llm._client import LLMClient
+from optuna_llm._client import OpenAIChatClient
+from optuna_llm._history import select_history
+from optuna_llm._parse import find_duplicate
+from optuna_llm._prompt import build_messages
+from optuna_llm._propose import Outcome
+from optuna_llm._propose import propose
+from optuna_llm._search_space import ParamSpec
+from optuna_llm._search_space import answer_schema
+from optuna_llm._search_space import infer_specs
+from optuna_llm._trial_attrs import Provenance
+from optuna_llm._trial_attrs import classify
+from optuna_llm._trial_attrs import write_provenance
+
+
+_logger = optuna.logging.get_logger("optuna.optuna_llm")
+
+_FALLBACK_TEMPLATE = (
+    "Trial {number}: {fallback} proposes {what} instead of the model, because {reason}."
+)
+_MAX_OPEN_TRIALS = 1024
+_METRIC_NAMES_KEY = "study:metric_names"
+
+
+@dataclass
+class _TrialContext:
+    """What the sampler knows about one trial between its hooks."""
+
+    fallback_space: dict[str, BaseDistribution] | None = None
+    specs: dict[str, ParamSpec] | None = None
+    model_params: dict[str, Any] = field(default_factory=dict)
+    fallback_names: set[str] = field(default_factory=set)
+    new_names: list[str] = field(default_factory=list)
+    rationale: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    def reason(self) -> str | None:
+        """Why the fallback proposed values for this trial, if it did."""
+        reasons = list(dict.fromkeys(self.reasons))
+        if self.new_names:
+            reasons.append("new to the study: " + ", ".join(map(repr, self.new_names)))
+        return "; ".join(reasons) or None
+
+
+class LLMSampler(BaseSampler):
+    """A sampler that asks a language model for whole configurations, with TPE as a safety net.
+
+    For each trial the sampler shows the model the task, the search space and a bounded view of
+    the study's history, asks for one configuration as JSON, and validates every value against
+    its distribution. Whatever the model cannot deliver (no answer, a late or invalid one, a
+    repeat of an earlier trial, a parameter new to the study) comes from ``fallback_sampler``
+    instead, with one log line saying why. No error of the model's ever reaches
+    ``study.optimize``.
+
+    Each trial records where its values came from in user attributes that optuna-dashboard
+    shows: ``llm:source`` (``llm``, ``partial`` or ``fallback``), ``llm:reason`` when it fell
+    back, and ``llm:rationale``, the model's one-sentence explanation.
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from optuna_llm import LLMSampler
+
+
+            def objective(trial):
+                x = trial.suggest_float("x", -10, 10)
+                return (x - 2) ** 2
+
+
+            sampler = LLMSampler(model="gpt-4o-mini", task="Minimize a parabola.", seed=0)
+            study = optuna.create_study(sampler=sampler)
+            study.optimize(objective, n_trials=20)
+
+    Args:
+        model: The model name, as the endpoint knows it. Required unless ``client`` is an
+            :class:`~optuna_llm.LLMClient`.
+        task: What is being optimized, in a few sentences. It goes into every prompt.
+        client: A ready ``openai.OpenAI`` client (any OpenAI-compatible endpoint), or an
+            :class:`~optuna_llm.LLMClient`. Without one, a client is built on first use from
+            ``base_url`` and the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+        base_url: The endpoint when no client is given, e.g. ``http://127.0.0.1:11434/v1``.
+            No API key is needed when this is set and ``OPENAI_API_KEY`` is not.
+        seed: Seeds the fallback sampler and the ``seed`` of each request.
+        fallback_sampler: Proposes whatever the model does not. Defaults to
+            ``TPESampler(seed=seed)``.
+        timeout: Seconds to wait for one request to the model.
+        max_retries: How often the ``openai`` client retries transport errors.
+        temperature: Sampling temperature of the model; ``None`` leaves the endpoint's default.
+        max_tokens: Upper bound on the tokens of one answer; ``None`` sends no bound.
+        max_history_trials: How many trials the prompt shows at most.
+        search_space: Distributions known before the first trial, so that the model proposes
+            the first trial too. Parameters used by trials always take precedence.
+        param_descriptions: A short description per parameter name, shown to the model.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        task: str = "",
+        client: openai.OpenAI | LLMClient | None = None,
+        base_url: str | None = None,
+        seed: int | None = None,
+        fallback_sampler: BaseSampler | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        temperature: float | None = 0.7,
+        max_tokens: int | None = 1024,
+        max_history_trials: int = 30,
+        search_space: Mapping[str, BaseDistribution] | None = None,
+        param_descriptions: Mapping[str, str] | None = None,
+    ) -> None:
+        _validate_arguments(
+            model=model,
+            task=task,
+            client=client,
+            fallback_sampler=fallback_sampler,
+            timeout=timeout,
+            max_retries=max_retries,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            max_history_trials=max_history_trials,
+            search_space=search_space,
+            param_descriptions=param_descriptions,
+        )
+        if isinstance(client, LLMClient):
+            self._client: LLMClient = client
+        else:
+            assert model is not None
+            self._client = OpenAIChatClient(
+                model=model,
+                client=client,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+        self._task = task
+        self._seed = seed
+        self._rng = LazyRandomState(seed)
+        self._fallback = fallback_sampler or TPESampler(seed=seed)
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._max_history_trials = max_history_trials
+        self._known_space = dict(search_space or {})
+        self._descriptions = dict(param_descriptions or {})
+        self._contexts: OrderedDict[int, _TrialContext] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(client={self._client!r}, "
+            f"fallback_sampler={self._fallback.__class__.__name__})"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_contexts"] = OrderedDict()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def reseed_rng(self) -> None:
+        with self._lock:
+            self._rng.rng.seed()
+        self._fallback.reseed_rng()
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._fallback.before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        fallback_space = self._fallback.infer_relative_search_space(study, trial)
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        specs = infer_specs(trials, self._known_space, self._descriptions)
+        context = self._context(trial)
+        context.fallback_space = fallback_space
+        context.specs = specs
+        return {**{name: spec.distribution for name, spec in specs.items()}, **fallback_space}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        context = self._context(trial)
+        outcome = self._ask_model(study, trial, search_space, context)
+        params = {name: v for name, v in outcome.params.items() if name in search_space}
+        with self._lock:
+            context.model_params = params
+            context.rationale = outcome.rationale
+            if outcome.failure:
+                context.reasons.append(outcome.failure)
+        missing = {name: d for name, d in search_space.items() if name not in params}
+        if missing:
+            params = {**params, **self._fill_from_fallback(study, trial, missing, context)}
+            if outcome.failure:
+                self._log_fallback(trial, sorted(missing), search_space, outcome.failure)
+        return params
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        context = self._context(trial)
+        proposed = context.model_params.get(param_name)
+        if param_name in context.model_params and _contains(param_distribution, proposed):
+            return proposed
+        with self._lock:
+            context.fallback_names.add(param_name)
+            if context.specs is None or param_name not in context.specs:
+                context.new_names.append(param_name)
+        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._fallback.after_trial(study, trial, state, values)
+        with self._lock:
+            context = self._contexts.pop(trial._trial_id, None)
+        if context is None:
+            return
+        source = classify(trial.params, context.model_params, context.fallback_names)
+        if source is None:
+            return
+        provenance = Provenance(
+            source=source,
+            reason=context.reason() if source != "llm" else None,
+            rationale=context.rationale or None,
+        )
+        write_provenance(study, trial, provenance)
+
+    def _ask_model(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        context: _TrialContext,
+    ) -> Outcome:
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        if context.specs is None:
+            context.specs = infer_specs(trials, self._known_space, self._descriptions)
+        specs = _specs_for(search_space, context.specs, self._descriptions)
+        history = select_history(
+            [t for t in trials if t._trial_id != trial._trial_id],
+            study.directions,
+            self._max_history_trials,
+        )
+        messages = build_messages(
+            task=self._task,
+            directions=study.directions,
+            metric_names=_metric_names(study),
+            specs=specs,
+            history=history,
+        )
+        others = [
+            (t.number, t.params)
+            for t in trials
+            if t.state != TrialState.WAITING and t._trial_id != trial._trial_id
+        ]
+
+        def repeats(params: Mapping[str, Any]) -> int | None:
+            return find_duplicate(params, others + self._in_flight(trial))
+
+        return propose(
+            self._client,
+            messages=messages,
+            specs=specs,
+            schema=answer_schema(specs),
+            seed=self._request_seed(),
+            temperature=self._temperature,
+            max_tokens=self._max_tokens,
+            repeats=repeats,
+        )
+
+    def _fill_from_fallback(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        missing: Mapping[str, BaseDistribution],
+        context: _TrialContext,
+    ) -> dict[str, Any]:
+        """Values for ``missing`` from the fallback: jointly where it samples jointly."""
+        if context.fallback_space is None:
+            context.fallback_space = self._fallback.infer_relative_search_space(study, trial)
+        joint = {n: d for n, d in context.fallback_space.items() if n in missing}
+        params = self._fallback.sample_relative(study, trial, joint) if joint else {}
+        params = {name: value for name, value in params.items() if name in missing}
+        for name, distribution in missing.items():
+            if name not in params:
+                params[name] = self._fallback.sample_independent(study, trial, name, distribution)
+        with self._lock:
+            context.fallback_names.update(params)
+        return params
+
+    def _context(self, trial: FrozenTrial) -> _TrialContext:
+        with self._lock:
+            context = self._contexts.get(trial._trial_id)
+            if context is None:
+                context = self._contexts[trial._trial_id] = _TrialContext()
+                # Trials that never reach after_trial (ask without tell) must not pile up.
+                while len(self._contexts) > _MAX_OPEN_TRIALS:
+                    self._contexts.popitem(last=False)
+            return context
+
+    def _in_flight(self, trial: FrozenTrial) -> list[tuple[int, dict[str, Any]]]:
+        """Configurations this sampler handed to other trials that may not be stored yet."""
+        with self._lock:
+            return [
+                (-1, dict(context.model_params))
+                for trial_id, context in self._contexts.items()
+                if trial_id != trial._trial_id and context.model_params
+            ]
+
+    def _request_seed(self) -> int:
+        with self._lock:
+            return int(self._rng.rng.randint(0, 2**31 - 1))
+
+    def _log_fallback(
+        self,
+        trial: FrozenTrial,
+        names: list[str],
+        search_space: Mapping[str, BaseDistribution],
+        reason: str,
+    ) -> None:
+        what = "every parameter" if len(names) == len(search_space) else ", ".join(names)
+        _logger.warning(
+            _FALLBACK_TEMPLATE.format(
+                number=trial.number,
+                fallback=self._fallback.__class__.__name__,
+                what=what,
+                reason=reason,
+            )
+        )
+
+
+def _specs_for(
+    search_space: Mapping[str, BaseDistribution],
+    known: Mapping[str, ParamSpec],
+    descriptions: Mapping[str, str],
+) -> dict[str, ParamSpec]:
+    """The specs of exactly the parameters asked for, conditional where the study says so."""
+    return {
+        name: ParamSpec(
+            name=name,
+            distribution=distribution,
+            conditional=name in known and known[name].conditional,
+            description=descriptions.get(name),
+        )
+        for name, distribution in sorted(search_space.items())
+    }
+
+
+def _contains(distribution: BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(distribution._contains(distribution.to_internal_repr(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _metric_names(study: Study) -> list[str] | None:
+    names = study._storage.get_study_system_attrs(study._study_id).get(_METRIC_NAMES_KEY)
+    return list(names) if isinstance(names, list) else None
+
+
+def _validate_arguments(
+    *,
+    model: str | None,
+    task: str,
+    client: object,
+    fallback_sampler: object,
+    timeout: float,
+    max_retries: int,
+    temperature: float | None,
+    max_tokens: int | None,
+    max_history_trials: int,
+    search_space: Mapping[str, BaseDistribution] | None,
+    param_descriptions: Mapping[str, str] | None,
+) -> None:
+    if client is not None and not isinstance(client, openai.OpenAI | LLMClient):
+        raise ValueError(f"`client` must be an openai.OpenAI or an LLMClient, got {client!r}.")
+    if not isinstance(client, LLMClient) and (not isinstance(model, str) or not model.strip()):
+        raise ValueError(f"`model` must name the model to ask, got {model!r}.")
+    if not isinstance(task, str):
+        raise ValueError(f"`task` must be a string, got {task!r}.")
+    if fallback_sampler is not None and not isinstance(fallback_sampler, BaseSampler):
+        raise ValueError(f"`fallback_sampler` must be an Optuna sampler, got {fallback_sampler!r}.")
+    if isinstance(fallback_sampler, LLMSampler):
+        raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"`timeout` must be a positive number of seconds, got {timeout!r}.")
+    if not _is_int(max_retries) or max_retries < 0:
+        raise ValueError(f"`max_retries` must be a non-negative integer, got {max_retries!r}.")
+    if temperature is not None and (
+        not isinstance(temperature, int | float) or not 0 <= temperature <= 2
+    ):
+        raise ValueError(f"`temperature` must be between 0 and 2, got {temperature!r}.")
+    if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
+        raise ValueError(f"`max_tokens` must be a positive integer, got {max_tokens!r}.")
+    if not _is_int(max_history_trials) or max_history_trials < 1:
+        raise ValueError(
+            f"`max_history_trials` must be a positive integer, got {max_history_trials!r}."
+        )
+    for name, distribution in (search_space or {}).items():
+        if not isinstance(name, str) or not isinstance(distribution, BaseDistribution):
+            raise ValueError(
+                f"`search_space` must map names to Optuna distributions, got {name!r}: "
+                f"{distribution!r}."
+            )
+    for name, description in (param_descriptions or {}).items():
+        if not isinstance(name, str) or not isinstance(description, str):
+            raise ValueError(
+                f"`param_descriptions` must map names to strings, got {name!r}: {description!r}."
+            )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,44 @@
+"""Errors raised by optuna-llm.
+
+Every error derives from :class:`OptunaLLMError`, whose ``retryable`` attribute says whether
+asking again can help::
+
+    OptunaLLMError
+    ├── ModelRequestError      the request failed: unreachable, timed out, rejected, no answer
+    └── InvalidAnswerError     the model answered, but not with a usable configuration
+
+Inside :class:`~optuna_llm.LLMSampler` these never reach ``study.optimize``: the sampler logs
+one line and lets its fallback sampler propose the trial instead. They surface only from the
+lower-level helpers and from configuration mistakes, which raise :class:`ValueError` at
+construction as Optuna's own samplers do.
+"""
+
+from __future__ import annotations
+
+
+class OptunaLLMError(Exception):
+    """Base class of every optuna-llm error.
+
+    Attributes:
+        retryable: Whether the same request may succeed if sent again.
+    """
+
+    retryable: bool = False
+
+
+class ModelRequestError(OptunaLLMError):
+    """The model could not be asked: connection refused, timeout, HTTP error, empty reply.
+
+    The ``openai`` client has already retried transport errors by the time this is raised.
+    """
+
+    retryable = True
+
+
+class InvalidAnswerError(OptunaLLMError):
+    """The model's answer was not a usable configuration.
+
+    The message is written for the model: it is sent back verbatim in the one re-ask.
+    """
+
+    retryable = True
