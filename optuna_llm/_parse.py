@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import Decimal
 import json
 import math
 import re
@@ -24,6 +25,7 @@ from optuna.distributions import IntDistribution
 
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import format_params
+from optuna_llm._search_space import format_value
 from optuna_llm.exceptions import InvalidAnswerError
 
 
@@ -32,9 +34,11 @@ from optuna_llm.exceptions import InvalidAnswerError
 MAX_SCANNED_CHARS = 200_000
 MAX_OBJECT_STARTS = 64
 MAX_RATIONALE_CHARS = 500
+# Error messages go back to the model, so they quote at most this much of a bad value.
+MAX_QUOTED_VALUE_CHARS = 100
 
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|\Z)", re.IGNORECASE | re.DOTALL)
-_THINK_END = "</think>"
+_THINK_END = re.compile(r"</think>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ def extract_json_object(text: str) -> dict[str, Any]:
         InvalidAnswerError: No JSON object was found.
     """
     text = _THINK_BLOCK.sub("", text[:MAX_SCANNED_CHARS])
-    if _THINK_END in text:
-        text = text.rsplit(_THINK_END, 1)[1]
+    # Some servers strip the opening tag and leave only the closing one.
+    text = _THINK_END.split(text)[-1]
     decoder = json.JSONDecoder()
     start = text.find("{")
     for _ in range(MAX_OBJECT_STARTS):
@@ -69,7 +73,8 @@ def extract_json_object(text: str) -> dict[str, Any]:
             break
         try:
             value, _end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            # Not JSON, an integer of too many digits, or nesting too deep for the decoder.
             pass
         else:
             if isinstance(value, dict):
@@ -86,7 +91,7 @@ def parse_answer(text: str, specs: Mapping[str, ParamSpec]) -> Proposal:
 
     Values are clipped into bounds, rounded onto steps and the integer grid, and matched to
     choices exactly or by their string form. A value that cannot be made valid is an error, and
-    so is a required (non-conditional) parameter that is missing. Unknown names are ignored.
+    so is a missing required parameter. Unknown names are ignored.
 
     Raises:
         InvalidAnswerError: The text held no JSON object, or no parameters at all.
@@ -105,7 +110,7 @@ def parse_answer(text: str, specs: Mapping[str, ParamSpec]) -> Proposal:
     errors: dict[str, str] = {}
     for name, spec in specs.items():
         if name not in raw_params:
-            if not spec.conditional:
+            if spec.required:
                 errors[name] = "missing; give a value for it."
             continue
         try:
@@ -141,18 +146,20 @@ def match_choice(value: Any, choices: Iterable[CategoricalChoiceType]) -> Catego
     for choice in choices:
         if type(choice) is type(value) and choice == value:
             return choice
+    texts = {value.strip() if isinstance(value, str) else _json_text(value)}
     if _is_number(value):
         numeric = [c for c in choices if _is_number(c) and c == value]
         if len(numeric) == 1:
             return numeric[0]
-    text = value.strip() if isinstance(value, str) else _json_text(value)
-    by_text = [c for c in choices if text in _text_forms(c)]
+        # A number copied from the prompt, which shows six significant digits.
+        texts.add(format_value(value))
+    by_text = [c for c in choices if texts & _text_forms(c)]
     if len(by_text) == 1:
         return by_text[0]
     listed = ", ".join(_json_text(c) for c in choices)
     if len(by_text) > 1:
-        raise ValueError(f"{_json_text(value)} matches several choices; pick one of [{listed}].")
-    raise ValueError(f"{_json_text(value)} is not one of the choices [{listed}].")
+        raise ValueError(f"{_quoted(value)} matches several choices; pick one of [{listed}].")
+    raise ValueError(f"{_quoted(value)} is not one of the choices [{listed}].")
 
 
 def find_duplicate(
@@ -171,6 +178,22 @@ def find_duplicate(
     return None
 
 
+def find_covering(
+    params: Mapping[str, Any], others: Iterable[tuple[int, Mapping[str, Any]]]
+) -> int | None:
+    """The number of the first running trial that already holds every value in ``params``.
+
+    A running trial's parameters may still be incomplete, so it repeats a proposal only when
+    what is known of it covers the whole proposal.
+    """
+    for number, other in others:
+        if params and all(
+            name in other and _same_value(other[name], value) for name, value in params.items()
+        ):
+            return number
+    return None
+
+
 def duplicate_error(number: int, params: Mapping[str, Any]) -> str:
     """The re-ask message for a configuration that repeats trial ``number``."""
     return (
@@ -181,13 +204,15 @@ def duplicate_error(number: int, params: Mapping[str, Any]) -> str:
 
 def _as_finite_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, got {_json_text(value)}.")
+        raise ValueError(f"expected a number, got {_quoted(value)}.")
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"expected a number, got {_json_text(value)}.") from None
+        raise ValueError(f"expected a number, got {_quoted(value)}.") from None
+    except OverflowError:  # an int beyond the float range
+        number = math.inf
     if not math.isfinite(number):
-        raise ValueError(f"expected a finite number, got {_json_text(value)}.")
+        raise ValueError(f"expected a finite number, got {_quoted(value)}.")
     return number
 
 
@@ -197,7 +222,9 @@ def _on_float_grid(number: float, distribution: FloatDistribution) -> float:
     if distribution.step is None:
         return float(clipped)
     k = round((clipped - low) / distribution.step)
-    return float(min(low + k * distribution.step, high))
+    # Decimal arithmetic keeps grid points clean: 0 + 3 * 0.1 is 0.3, not 0.30000000000000004.
+    on_grid = float(Decimal(repr(low)) + k * Decimal(repr(distribution.step)))
+    return min(on_grid, high)
 
 
 def _on_int_grid(number: float, distribution: IntDistribution) -> int:
@@ -222,8 +249,16 @@ def _json_text(value: Any) -> str:
         return json.dumps(str(value))
 
 
+def _quoted(value: Any) -> str:
+    """A value as JSON, shortened for an error message."""
+    text = _json_text(value)
+    if len(text) <= MAX_QUOTED_VALUE_CHARS:
+        return text
+    return text[: MAX_QUOTED_VALUE_CHARS - 1] + "…"
+
+
 def _text_forms(choice: CategoricalChoiceType) -> set[str]:
-    forms = {str(choice), _json_text(choice)}
+    forms = {str(choice), _json_text(choice), format_value(choice)}
     if choice is None or isinstance(choice, bool):
         forms |= {form.lower() for form in forms} | {form.capitalize() for form in forms}
     return forms
