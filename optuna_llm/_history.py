@@ -153,7 +153,8 @@ def pareto_front_mask(losses: np.ndarray) -> np.ndarray:
 def _losses(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> np.ndarray:
     signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions])
     values = np.array([trial.values for trial in trials], dtype=float).reshape(-1, len(signs))
-    return values * signs
+    losses: np.ndarray = values * signs
+    return losses
 
 
 def _rank_complete(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
-import json
 
 from optuna.study import StudyDirection
 
@@ -19,6 +18,7 @@ from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import describe_param
 from optuna_llm._search_space import format_number
 from optuna_llm._search_space import format_params
+from optuna_llm._search_space import quote
 
 
 Message = dict[str, str]
@@ -26,6 +26,7 @@ Message = dict[str, str]
 MAX_HISTORY_CHARS = 8_000
 MAX_TASK_CHARS = 2_000
 MAX_ECHOED_ANSWER_CHARS = 2_000
+MAX_METRIC_NAME_CHARS = 100
 
 SYSTEM_PROMPT = """\
 You are an expert in hyperparameter optimization. You choose the next configuration to \
@@ -79,7 +80,7 @@ def _objective_names(
     directions: Sequence[StudyDirection], metric_names: Sequence[str] | None
 ) -> list[str]:
     if metric_names is not None and len(metric_names) == len(directions):
-        return [str(name) for name in metric_names]
+        return [_one_paragraph(str(name), MAX_METRIC_NAME_CHARS) for name in metric_names]
     if len(directions) == 1:
         return ["value"]
     return [f"value {i}" for i in range(len(directions))]
@@ -87,7 +88,7 @@ def _objective_names(
 
 def _describe_objectives(directions: Sequence[StudyDirection], names: Sequence[str]) -> str:
     goals = ", ".join(
-        f"{'maximize' if d == StudyDirection.MAXIMIZE else 'minimize'} {json.dumps(name)}"
+        f"{'maximize' if d == StudyDirection.MAXIMIZE else 'minimize'} {quote(name)}"
         for d, name in zip(directions, names, strict=True)
     )
     if len(directions) == 1:
@@ -124,12 +125,15 @@ def _describe_record(record: TrialRecord, names: Sequence[str]) -> str:
         tags.append("best" if len(names) == 1 else "Pareto")
     if record.violation is not None:
         tags.append(
-            "feasible" if record.violation == 0 else f"infeasible by {format_number(record.violation)}"
+            "feasible"
+            if record.violation == 0
+            else f"infeasible by {format_number(record.violation)}"
         )
     outcome = ""
     if record.values is not None:
         outcome = ", ".join(
-            f"{name} {format_number(value)}" for name, value in zip(names, record.values, strict=True)
+            f"{name} {format_number(value)}"
+            for name, value in zip(names, record.values, strict=True)
         )
     elif record.last_intermediate is not None:
         step, value = record.last_intermediate

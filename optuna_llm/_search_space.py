@@ -1,7 +1,8 @@
 """Optuna distributions as the model sees them: one line of text each, and a JSON schema.
 
-Pure functions. Parameter names and choices pass through ``json.dumps`` wherever they are put
-into text, so no name or choice can break the structure of a prompt.
+Pure functions. Parameter names, string choices and descriptions are written as JSON string
+literals (see :func:`quote`) wherever they are put into text, so none can break the structure of
+a prompt.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ class ParamSpec:
     distribution: BaseDistribution
     conditional: bool = False
     description: str | None = None
+    required: bool = True
+
+
+MAX_DESCRIPTION_CHARS = 200
+
+
+def quote(text: str) -> str:
+    """``text`` as a JSON string literal that stays on one line and keeps non-ASCII readable."""
+    return json.dumps(text, ensure_ascii=False).translate(_LINE_BREAK_ESCAPES)
+
+
+# Line breaks that json.dumps leaves unescaped once non-ASCII is kept as it is.
+_LINE_BREAK_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 
 def format_number(value: float) -> str:
@@ -54,17 +68,19 @@ def format_number(value: float) -> str:
 
 def format_value(value: Any) -> str:
     """Format a parameter value as a JSON literal with compact numbers."""
-    if value is None or isinstance(value, str):
-        return json.dumps(value)
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return quote(value)
     if isinstance(value, bool | int | float):
         text = format_number(value)
-        return text if text not in ("nan", "inf", "-inf") else json.dumps(text)
-    return json.dumps(str(value))
+        return text if text not in ("nan", "inf", "-inf") else quote(text)
+    return quote(str(value))
 
 
 def format_params(params: Mapping[str, Any]) -> str:
     """Format parameters as a compact JSON object, keys in the order given."""
-    items = ", ".join(f"{json.dumps(name)}: {format_value(v)}" for name, v in params.items())
+    items = ", ".join(f"{quote(name)}: {format_value(v)}" for name, v in params.items())
     return "{" + items + "}"
 
 
@@ -87,11 +103,12 @@ def describe_distribution(distribution: BaseDistribution) -> str:
 
 def describe_param(spec: ParamSpec) -> str:
     """One line of the prompt's parameter list."""
-    line = f"- {json.dumps(spec.name)}: {describe_distribution(spec.distribution)}"
+    line = f"- {quote(spec.name)}: {describe_distribution(spec.distribution)}"
     if spec.conditional:
         line += " (conditional: only some trials use it)"
     if spec.description:
-        line += f". {json.dumps(spec.description)[1:-1]}"
+        description = " ".join(spec.description.split())[:MAX_DESCRIPTION_CHARS]
+        line += f". {quote(description)[1:-1]}"
     return line
 
 
@@ -104,7 +121,8 @@ def infer_specs(
 
     ``trials`` come in trial order, as Optuna returns them.
 
-    A parameter is conditional when some completed trial did not use it. ``known``
+    A parameter is conditional when some completed trials used it and others did not, and
+    required (an answer must give it) when every completed trial used it. ``known``
     adds parameters declared before any trial used them; single-valued distributions are left
     out, as Optuna never asks a sampler for them. Names come out sorted.
     """
@@ -124,8 +142,9 @@ def infer_specs(
         name: ParamSpec(
             name=name,
             distribution=distribution,
-            conditional=counts.get(name, n_complete) < n_complete,
+            conditional=0 < counts.get(name, 0) < n_complete,
             description=descriptions.get(name),
+            required=counts.get(name, 0) == n_complete > 0,
         )
         for name, distribution in sorted(distributions.items())
         if not distribution.single()
@@ -133,9 +152,13 @@ def infer_specs(
 
 
 def answer_schema(specs: Mapping[str, ParamSpec]) -> dict[str, Any]:
-    """JSON schema of an answer: ``{"rationale": str, "params": {name: value}}``."""
+    """JSON schema of an answer: ``{"rationale": str, "params": {name: value}}``.
+
+    Only required parameters are required by the schema: a conditional one may be left out,
+    and so may one no completed trial has used yet, whose role the study has not shown.
+    """
     properties = {name: _value_schema(spec.distribution) for name, spec in specs.items()}
-    required = [name for name, spec in specs.items() if not spec.conditional]
+    required = [name for name, spec in specs.items() if spec.required]
     return {
         "type": "object",
         "properties": {
