@@ -229,7 +229,9 @@ class OpenAIChatClient:
             return self._client
 
 
-def _build_openai_client(base_url: str | None, *, timeout: float, max_retries: int) -> openai.OpenAI:
+def _build_openai_client(
+    base_url: str | None, *, timeout: float, max_retries: int
+) -> openai.OpenAI:
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
     api_key = os.environ.get("OPENAI_API_KEY")
     if api_key is None and base_url is not None:

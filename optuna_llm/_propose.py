@@ -61,22 +61,24 @@ def propose(
     failure = "no answer"
     for attempt in range(MAX_ATTEMPTS):
         request = ChatRequest(messages, schema, seed, temperature, max_tokens)
+        answer_text = ""
         try:
             reply = client.complete(request)
         except ModelRequestError as error:
             return Outcome({}, failure=f"request failed: {error}", replies=replies)
         except InvalidAnswerError as error:
-            reply, problem = None, str(error)
+            problem = str(error)
         else:
             replies.append(reply)
-            proposal, problem = _check(reply.text, specs, repeats)
+            answer_text = reply.text
+            proposal, problem = _check(answer_text, specs, repeats)
             if proposal is not None and not problem:
                 return Outcome(proposal.params, proposal.rationale, replies=replies)
             if proposal is not None and (best is None or len(proposal.params) >= len(best.params)):
                 best = proposal
         failure = f"invalid answer: {problem}"
         if attempt + 1 < MAX_ATTEMPTS:
-            messages += reask_messages(reply.text if reply else "", problem)
+            messages += reask_messages(answer_text, problem)
     if best is None:
         return Outcome({}, failure=failure, replies=replies)
     return Outcome(best.params, best.rationale, failure=failure, replies=replies)

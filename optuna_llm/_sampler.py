@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+import logging
 import threading
 from typing import Any
 
@@ -21,6 +22,7 @@ from optuna.trial import TrialState
 from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._history import select_history
+from optuna_llm._parse import find_covering
 from optuna_llm._parse import find_duplicate
 from optuna_llm._prompt import build_messages
 from optuna_llm._propose import Outcome
@@ -30,14 +32,18 @@ from optuna_llm._search_space import answer_schema
 from optuna_llm._search_space import infer_specs
 from optuna_llm._trial_attrs import Provenance
 from optuna_llm._trial_attrs import classify
+from optuna_llm._trial_attrs import planned_params
+from optuna_llm._trial_attrs import write_planned_params
 from optuna_llm._trial_attrs import write_provenance
 
 
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 _FALLBACK_TEMPLATE = (
-    "Trial {number}: {fallback} proposes {what} instead of the model, because {reason}."
+    "Trial {number}: {fallback} proposed {what} instead of the model, because {reason}."
 )
+# Bounds on per-trial memory: trials that never reach after_trial (ask without tell), and
+# configurations remembered to keep parallel threads from repeating each other.
 _MAX_OPEN_TRIALS = 1024
 _METRIC_NAMES_KEY = "study:metric_names"
 
@@ -46,6 +52,7 @@ _METRIC_NAMES_KEY = "study:metric_names"
 class _TrialContext:
     """What the sampler knows about one trial between its hooks."""
 
+    number: int
     fallback_space: dict[str, BaseDistribution] | None = None
     specs: dict[str, ParamSpec] | None = None
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +173,7 @@ class LLMSampler(BaseSampler):
         self._known_space = dict(search_space or {})
         self._descriptions = dict(param_descriptions or {})
         self._contexts: OrderedDict[int, _TrialContext] = OrderedDict()
+        self._handed_out: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -178,6 +186,7 @@ class LLMSampler(BaseSampler):
         state = self.__dict__.copy()
         del state["_lock"]
         state["_contexts"] = OrderedDict()
+        state["_handed_out"] = OrderedDict()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -219,8 +228,7 @@ class LLMSampler(BaseSampler):
         missing = {name: d for name, d in search_space.items() if name not in params}
         if missing:
             params = {**params, **self._fill_from_fallback(study, trial, missing, context)}
-            if outcome.failure:
-                self._log_fallback(trial, sorted(missing), search_space, outcome.failure)
+        write_planned_params(study, trial, params)
         return params
 
     def sample_independent(
@@ -252,14 +260,15 @@ class LLMSampler(BaseSampler):
             context = self._contexts.pop(trial._trial_id, None)
         if context is None:
             return
-        source = classify(trial.params, context.model_params, context.fallback_names)
+        source, from_fallback = classify(
+            trial.params, context.model_params, context.fallback_names
+        )
         if source is None:
             return
-        provenance = Provenance(
-            source=source,
-            reason=context.reason() if source != "llm" else None,
-            rationale=context.rationale or None,
-        )
+        reason = context.reason() if source != "llm" else None
+        if reason:
+            self._log_fallback(trial, from_fallback, source, reason, failed=bool(context.reasons))
+        provenance = Provenance(source=source, reason=reason, rationale=context.rationale or None)
         write_provenance(study, trial, provenance)
 
     def _ask_model(
@@ -273,10 +282,9 @@ class LLMSampler(BaseSampler):
         if context.specs is None:
             context.specs = infer_specs(trials, self._known_space, self._descriptions)
         specs = _specs_for(search_space, context.specs, self._descriptions)
+        earlier = [t for t in trials if t._trial_id != trial._trial_id]
         history = select_history(
-            [t for t in trials if t._trial_id != trial._trial_id],
-            study.directions,
-            self._max_history_trials,
+            earlier, study.directions, self._max_history_trials, params_of=_known_params
         )
         messages = build_messages(
             task=self._task,
@@ -285,14 +293,14 @@ class LLMSampler(BaseSampler):
             specs=specs,
             history=history,
         )
-        others = [
-            (t.number, t.params)
-            for t in trials
-            if t.state != TrialState.WAITING and t._trial_id != trial._trial_id
-        ]
+        finished = [(t.number, t.params) for t in earlier if t.state.is_finished()]
+        running = [(t.number, _known_params(t)) for t in earlier if t.state == TrialState.RUNNING]
 
         def repeats(params: Mapping[str, Any]) -> int | None:
-            return find_duplicate(params, others + self._in_flight(trial))
+            number = find_duplicate(params, finished)
+            if number is None:
+                number = find_covering(params, running)
+            return number if number is not None else self._reserve(trial, params)
 
         return propose(
             self._client,
@@ -329,41 +337,49 @@ class LLMSampler(BaseSampler):
         with self._lock:
             context = self._contexts.get(trial._trial_id)
             if context is None:
-                context = self._contexts[trial._trial_id] = _TrialContext()
+                context = self._contexts[trial._trial_id] = _TrialContext(trial.number)
                 # Trials that never reach after_trial (ask without tell) must not pile up.
                 while len(self._contexts) > _MAX_OPEN_TRIALS:
                     self._contexts.popitem(last=False)
             return context
 
-    def _in_flight(self, trial: FrozenTrial) -> list[tuple[int, dict[str, Any]]]:
-        """Configurations this sampler handed to other trials that may not be stored yet."""
+    def _reserve(self, trial: FrozenTrial, params: Mapping[str, Any]) -> int | None:
+        """Claim ``params`` for ``trial`` unless this sampler handed them to another trial.
+
+        Check and claim happen under one lock, so two threads that get the same answer at
+        the same time cannot both use it, even when the other trial finished in between and
+        was not yet stored when this trial read the study. Returns the number of the trial
+        holding them.
+        """
         with self._lock:
-            return [
-                (-1, dict(context.model_params))
-                for trial_id, context in self._contexts.items()
-                if trial_id != trial._trial_id and context.model_params
+            held = [
+                (number, other)
+                for trial_id, (number, other) in self._handed_out.items()
+                if trial_id != trial._trial_id
             ]
+            number = find_covering(params, held)
+            if number is None:
+                self._handed_out[trial._trial_id] = (trial.number, dict(params))
+                while len(self._handed_out) > _MAX_OPEN_TRIALS:
+                    self._handed_out.popitem(last=False)
+            return number
 
     def _request_seed(self) -> int:
         with self._lock:
             return int(self._rng.rng.randint(0, 2**31 - 1))
 
     def _log_fallback(
-        self,
-        trial: FrozenTrial,
-        names: list[str],
-        search_space: Mapping[str, BaseDistribution],
-        reason: str,
+        self, trial: FrozenTrial, names: list[str], source: str, reason: str, *, failed: bool
     ) -> None:
-        what = "every parameter" if len(names) == len(search_space) else ", ".join(names)
-        _logger.warning(
-            _FALLBACK_TEMPLATE.format(
-                number=trial.number,
-                fallback=self._fallback.__class__.__name__,
-                what=what,
-                reason=reason,
-            )
+        """One line per trial that used fallback values: a warning when the model failed."""
+        what = "every parameter" if source == "fallback" else ", ".join(map(repr, names))
+        message = _FALLBACK_TEMPLATE.format(
+            number=trial.number,
+            fallback=self._fallback.__class__.__name__,
+            what=what,
+            reason=reason,
         )
+        _logger.log(logging.WARNING if failed else logging.INFO, message)
 
 
 def _specs_for(
@@ -378,9 +394,17 @@ def _specs_for(
             distribution=distribution,
             conditional=name in known and known[name].conditional,
             description=descriptions.get(name),
+            required=name in known and known[name].required,
         )
         for name, distribution in sorted(search_space.items())
     }
+
+
+def _known_params(trial: FrozenTrial) -> dict[str, Any]:
+    """A trial's parameters, with those planned but not yet suggested for a running one."""
+    if trial.state != TrialState.RUNNING:
+        return trial.params
+    return {**(planned_params(trial) or {}), **trial.params}
 
 
 def _contains(distribution: BaseDistribution, value: Any) -> bool:
@@ -416,7 +440,9 @@ def _validate_arguments(
     if not isinstance(task, str):
         raise ValueError(f"`task` must be a string, got {task!r}.")
     if fallback_sampler is not None and not isinstance(fallback_sampler, BaseSampler):
-        raise ValueError(f"`fallback_sampler` must be an Optuna sampler, got {fallback_sampler!r}.")
+        raise ValueError(
+            f"`fallback_sampler` must be an Optuna sampler, got {fallback_sampler!r}."
+        )
     if isinstance(fallback_sampler, LLMSampler):
         raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:

@@ -1,7 +1,11 @@
-"""Where a trial's values came from, written as user attributes that optuna-dashboard shows.
+"""What the sampler keeps on trials in the storage.
 
-The only module that writes to the storage. Values stay short: RDB storages cap attribute
-strings, and full exchanges belong in an audit log, not in the study.
+- Where a trial's values came from, as user attributes that optuna-dashboard shows. Values
+  stay short: RDB storages cap attribute strings.
+- The configuration planned for a running trial, as a system attribute, so that other workers
+  sharing the storage see it whole before the objective has suggested every parameter.
+
+The only module that writes to the storage.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set
 from dataclasses import dataclass
+import json
 from typing import Any
 from typing import Literal
 
@@ -21,6 +26,9 @@ SOURCE_KEY = "llm:source"
 REASON_KEY = "llm:reason"
 RATIONALE_KEY = "llm:rationale"
 MAX_ATTR_CHARS = 500
+PLANNED_PARAMS_KEY = "llm:planned_params"
+# Optuna's own samplers split long system attributes into chunks of this size.
+CHUNK_CHARS = 2045
 
 Source = Literal["llm", "partial", "fallback"]
 
@@ -36,7 +44,7 @@ class Provenance:
     rationale: str | None = None
 
     def as_user_attrs(self) -> dict[str, str]:
-        attrs = {SOURCE_KEY: self.source}
+        attrs: dict[str, str] = {SOURCE_KEY: self.source}
         if self.reason:
             attrs[REASON_KEY] = _shorten(self.reason)
         if self.rationale:
@@ -46,23 +54,26 @@ class Provenance:
 
 def classify(
     params: Mapping[str, Any], model_params: Mapping[str, Any], fallback_names: Set[str]
-) -> Source | None:
+) -> tuple[Source | None, list[str]]:
     """Classify the values a trial used: all from the model, some, or none.
 
-    Parameters that neither produced (fixed or single-valued ones) do not count; None when
-    there is nothing left to classify.
+    Returns the source and the names whose values came from the fallback. Parameters that
+    neither produced (fixed or single-valued ones) do not count; the source is None when
+    nothing is left to classify.
     """
     from_model = {
-        name for name, value in params.items() if name in model_params and model_params[name] == value
+        name
+        for name, value in params.items()
+        if name in model_params and model_params[name] == value
     }
-    from_fallback = {name for name in params if name in fallback_names} - from_model
+    from_fallback = sorted({name for name in params if name in fallback_names} - from_model)
     if from_model and from_fallback:
-        return "partial"
+        return "partial", from_fallback
     if from_model:
-        return "llm"
+        return "llm", from_fallback
     if from_fallback:
-        return "fallback"
-    return None
+        return "fallback", from_fallback
+    return None, from_fallback
 
 
 def write_provenance(study: Study, trial: FrozenTrial, provenance: Provenance) -> None:
@@ -70,9 +81,37 @@ def write_provenance(study: Study, trial: FrozenTrial, provenance: Provenance) -
     try:
         for key, value in provenance.as_user_attrs().items():
             study._storage.set_trial_user_attr(trial._trial_id, key, value)
-    except Exception as error:  # noqa: BLE001 - a trial must never fail over its provenance
-        _logger.warning(f"Trial {trial.number}: could not record where its values came from: {error!r}")
+    except Exception as error:
+        _logger.warning(
+            f"Trial {trial.number}: could not record where its values came from: {error!r}"
+        )
 
 
 def _shorten(text: str) -> str:
     return text if len(text) <= MAX_ATTR_CHARS else text[: MAX_ATTR_CHARS - 1] + "…"
+
+
+def write_planned_params(study: Study, trial: FrozenTrial, params: Mapping[str, Any]) -> None:
+    """Store the configuration a running trial is about to use, in chunks."""
+    text = json.dumps(dict(params))
+    for i in range(0, len(text), CHUNK_CHARS):
+        study._storage.set_trial_system_attr(
+            trial._trial_id, f"{PLANNED_PARAMS_KEY}:{i // CHUNK_CHARS}", text[i : i + CHUNK_CHARS]
+        )
+
+
+def planned_params(trial: FrozenTrial) -> dict[str, Any] | None:
+    """The configuration stored for a trial by any worker, or None when there is none.
+
+    Another worker may be writing the chunks right now; a half-written value counts as none.
+    """
+    chunks: list[str] = []
+    while (chunk := trial.system_attrs.get(f"{PLANNED_PARAMS_KEY}:{len(chunks)}")) is not None:
+        chunks.append(chunk)
+    if not chunks:
+        return None
+    try:
+        params = json.loads("".join(chunks))
+    except json.JSONDecodeError:
+        return None
+    return params if isinstance(params, dict) else None
