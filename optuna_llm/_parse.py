@@ -23,6 +23,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 
+from optuna_llm._search_space import MAX_RATIONALE_CHARS
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import format_params
 from optuna_llm._search_space import format_value
@@ -33,7 +34,6 @@ from optuna_llm.exceptions import InvalidAnswerError
 # enough for any honest answer, and a bound on the work a hostile one can cause.
 MAX_SCANNED_CHARS = 200_000
 MAX_OBJECT_STARTS = 64
-MAX_RATIONALE_CHARS = 500
 # Error messages go back to the model, so they quote at most this much of a bad value.
 MAX_QUOTED_VALUE_CHARS = 100
 

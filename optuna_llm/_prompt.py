@@ -35,7 +35,7 @@ Use what is known about good values for this kind of problem and what the trial 
 refine the best regions and explore promising untried ones. Never repeat a configuration that \
 was tried or is running.
 Answer with one JSON object and nothing else:
-{"rationale": "<one short sentence>", "params": {"<name>": <value>, ...}}
+{"rationale": "<why, in at most 20 words>", "params": {"<name>": <value>, ...}}
 Give every parameter a value of its type within its bounds, on its step, or one of its \
 choices. A conditional parameter may be left out when your configuration does not use it."""
 
@@ -93,18 +93,33 @@ def _describe_objectives(directions: Sequence[StudyDirection], names: Sequence[s
     )
     if len(directions) == 1:
         return f"Objective: {goals}."
-    return f"Objectives: {goals}. Trials marked Pareto are on the current Pareto front."
+    return f"Objectives: {goals}."
 
 
 def _describe_history(history: HistoryView, names: Sequence[str]) -> str:
-    counts = ", ".join(f"{n} {state}" for state, n in history.counts.items() if n)
+    """The trials, one line each in trial order, then what they are a selection of.
+
+    Lines never change once a trial has finished, and new trials come last, so successive
+    prompts share as long a prefix as possible; what changes every trial (counts, the best)
+    goes after the lines.
+    """
     if not history.records:
         return "History: no trials yet."
     lines = _fit(history.records, names)
-    header = f"History: {history.n_trials} trials ({counts})"
+    counts = ", ".join(f"{n} {state}" for state, n in history.counts.items() if n)
     if len(lines) < history.n_trials:
-        header += f"; showing {len(lines)}: the best, the most recent, a spread, the running"
-    return header + ".\n" + "\n".join(lines)
+        shown = (
+            f"Shown: {len(lines)} of {history.n_trials} trials ({counts}): the best, the most "
+            "recent, a spread of the rest, and those still running."
+        )
+    else:
+        shown = f"Shown: all {history.n_trials} trials ({counts})."
+    best = sorted(record.number for record in history.records if record.best)
+    if best and len(names) == 1:
+        shown += f" Best so far: trial {best[0]}."
+    elif best:
+        shown += " Pareto front: " + ", ".join(f"trial {n}" for n in best) + "."
+    return "History:\n" + "\n".join(lines) + "\n" + shown
 
 
 def _fit(records: Sequence[TrialRecord], names: Sequence[str]) -> list[str]:
@@ -121,8 +136,6 @@ def _fit(records: Sequence[TrialRecord], names: Sequence[str]) -> list[str]:
 
 def _describe_record(record: TrialRecord, names: Sequence[str]) -> str:
     tags = [record.state]
-    if record.best:
-        tags.append("best" if len(names) == 1 else "Pareto")
     if record.violation is not None:
         tags.append(
             "feasible"

@@ -34,6 +34,8 @@ class ParamSpec:
 
 
 MAX_DESCRIPTION_CHARS = 200
+# Long enough for one sentence; a grammar-constrained local model cannot ramble past it.
+MAX_RATIONALE_CHARS = 160
 
 
 def quote(text: str) -> str:
@@ -162,7 +164,7 @@ def answer_schema(specs: Mapping[str, ParamSpec]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "rationale": {"type": "string"},
+            "rationale": {"type": "string", "maxLength": MAX_RATIONALE_CHARS},
             "params": {
                 "type": "object",
                 "properties": properties,

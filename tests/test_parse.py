@@ -16,7 +16,6 @@ from optuna.distributions import IntDistribution
 import pytest
 
 from optuna_llm._parse import MAX_OBJECT_STARTS
-from optuna_llm._parse import MAX_RATIONALE_CHARS
 from optuna_llm._parse import MAX_SCANNED_CHARS
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import coerce_value
@@ -26,6 +25,7 @@ from optuna_llm._parse import find_covering
 from optuna_llm._parse import find_duplicate
 from optuna_llm._parse import match_choice
 from optuna_llm._parse import parse_answer
+from optuna_llm._search_space import MAX_RATIONALE_CHARS
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import describe_distribution
 from optuna_llm.exceptions import InvalidAnswerError

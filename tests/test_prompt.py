@@ -125,9 +125,24 @@ def _sections(messages: list[Message]) -> list[str]:
     return _user(messages).split("\n\n")
 
 
-def _history_lines(messages: list[Message]) -> list[str]:
+def _history(messages: list[Message]) -> list[str]:
+    """The history section's lines: ``History:``, one line per trial, then ``Shown: ...``."""
     (history,) = [s for s in _sections(messages) if s.startswith("History:")]
-    return history.splitlines()[1:]
+    lines = history.splitlines()
+    assert lines[0] == "History:"
+    assert lines[-1].startswith("Shown: ")
+    assert not any(line.startswith("Shown: ") for line in lines[1:-1])
+    return lines
+
+
+def _history_lines(messages: list[Message]) -> list[str]:
+    """The trial lines of the history."""
+    return _history(messages)[1:-1]
+
+
+def _shown(messages: list[Message]) -> str:
+    """The history's final line, which says what the trial lines are a selection of."""
+    return _history(messages)[-1]
 
 
 def _view(*records: TrialRecord, total: int | None = None) -> HistoryView:
@@ -154,6 +169,13 @@ def test_system_prompt_comes_first_and_never_changes(big_history: HistoryView) -
         assert len(messages) == 2
 
 
+def test_system_prompt_asks_for_a_short_rationale_and_the_params() -> None:
+    lines = SYSTEM_PROMPT.splitlines()
+    assert lines[lines.index("Answer with one JSON object and nothing else:") + 1] == (
+        '{"rationale": "<why, in at most 20 words>", "params": {"<name>": <value>, ...}}'
+    )
+
+
 def test_user_message_has_task_objective_parameters_then_history(
     big_history: HistoryView,
 ) -> None:
@@ -161,7 +183,8 @@ def test_user_message_has_task_objective_parameters_then_history(
     assert sections[0] == f"Task: {TASK}"
     assert sections[1] == 'Objective: minimize "value".'
     assert sections[2] == "Parameters:\n" + "\n".join(describe_param(s) for s in SPECS.values())
-    assert sections[3].startswith("History: 10000 trials (10000 complete); showing ")
+    assert sections[3].startswith("History:\ntrial ")
+    assert sections[3].splitlines()[-1].startswith("Shown: 30 of 10000 trials (10000 complete)")
     assert sections[4] == "Propose the next configuration."
     assert len(sections) == 5
 
@@ -205,20 +228,17 @@ def test_parameters_keep_one_line_each_whatever_their_names() -> None:
         (
             [MIN, MAX],
             None,
-            'Objectives: minimize "value 0", maximize "value 1". '
-            "Trials marked Pareto are on the current Pareto front.",
+            'Objectives: minimize "value 0", maximize "value 1".',
         ),
         (
             [MIN, MAX, MIN],
             ["loss", "accuracy", "latency"],
-            'Objectives: minimize "loss", maximize "accuracy", minimize "latency". '
-            "Trials marked Pareto are on the current Pareto front.",
+            'Objectives: minimize "loss", maximize "accuracy", minimize "latency".',
         ),
         (
             [MIN, MAX],
             ["loss"],
-            'Objectives: minimize "value 0", maximize "value 1". '
-            "Trials marked Pareto are on the current Pareto front.",
+            'Objectives: minimize "value 0", maximize "value 1".',
         ),
     ],
 )
@@ -230,22 +250,28 @@ def test_objectives(
 
 def test_metric_names_label_the_values_in_the_history() -> None:
     history = _view(TrialRecord(0, "complete", {"x": 1}, values=(0.25,), best=True))
-    lines = _history_lines(_build(history, directions=[MAX], metric_names=["accuracy"]))
-    assert lines == ['trial 0 (complete, best): accuracy 0.25 | {"x": 1}']
+    messages = _build(history, directions=[MAX], metric_names=["accuracy"])
+    assert _history_lines(messages) == ['trial 0 (complete): accuracy 0.25 | {"x": 1}']
+    assert _shown(messages) == "Shown: all 1 trials (1 complete). Best so far: trial 0."
 
 
 def test_several_objectives_in_the_history() -> None:
     history = _view(
         TrialRecord(0, "complete", {"x": 1}, values=(1.0, 2e-7), best=True),
-        TrialRecord(1, "complete", {"x": 2}, values=(3.0, 0.5)),
+        TrialRecord(1, "complete", {"x": 2}, values=(3.0, 0.5), best=True),
+        TrialRecord(2, "complete", {"x": 3}, values=(4.0, 0.1)),
     )
-    lines = _history_lines(_build(history, directions=[MIN, MAX], metric_names=["loss", "acc"]))
-    assert lines == [
-        'trial 0 (complete, Pareto): loss 1, acc 2e-7 | {"x": 1}',
+    messages = _build(history, directions=[MIN, MAX], metric_names=["loss", "acc"])
+    assert _history_lines(messages) == [
+        'trial 0 (complete): loss 1, acc 2e-7 | {"x": 1}',
         'trial 1 (complete): loss 3, acc 0.5 | {"x": 2}',
+        'trial 2 (complete): loss 4, acc 0.1 | {"x": 3}',
     ]
-    lines = _history_lines(_build(history, directions=[MIN, MAX]))
-    assert lines[0] == 'trial 0 (complete, Pareto): value 0 1, value 1 2e-7 | {"x": 1}'
+    # The Pareto front is named once, after the lines, rather than tagged on them.
+    assert _shown(messages) == "Shown: all 3 trials (3 complete). Pareto front: trial 0, trial 1."
+    messages = _build(history, directions=[MIN, MAX])
+    assert _history_lines(messages)[0] == 'trial 0 (complete): value 0 1, value 1 2e-7 | {"x": 1}'
+    assert _shown(messages) == "Shown: all 3 trials (3 complete). Pareto front: trial 0, trial 1."
 
 
 # --- history -----------------------------------------------------------------------------
@@ -267,24 +293,34 @@ def test_every_kind_of_trial_in_the_history() -> None:
     )
     history_section = _sections(_build(history))[3]
     assert history_section.splitlines() == [
-        "History: 7 trials (3 complete, 1 running, 2 pruned, 1 failed).",
-        'trial 0 (complete, best): value 0.5 | {"opt": "adam", "lr": 1e-7}',
+        "History:",
+        'trial 0 (complete): value 0.5 | {"opt": "adam", "lr": 1e-7}',
         'trial 1 (pruned): pruned at step 5 with 0.3 | {"opt": "sgd", "lr": 0.01}',
         'trial 2 (failed) | {"opt": null, "lr": 0.1}',
         'trial 3 (running) | {"opt": "sgd", "lr": 0.002}',
         'trial 4 (complete, feasible): value 2 | {"opt": "adam", "lr": 1}',
         'trial 5 (complete, infeasible by 1.5): value 3 | {"opt": "adam", "lr": 2}',
         'trial 6 (pruned) | {"opt": "adam", "lr": 3}',
+        "Shown: all 7 trials (3 complete, 1 running, 2 pruned, 1 failed). Best so far: trial 0.",
     ]
 
 
-def test_history_header_says_when_only_some_trials_are_shown(big_history: HistoryView) -> None:
-    header = _sections(_build(big_history))[3].splitlines()[0]
-    n_shown = len(_history_lines(_build(big_history)))
+def _value(record: TrialRecord) -> float:
+    assert record.values is not None
+    return record.values[0]
+
+
+def test_history_says_after_the_lines_when_only_some_trials_are_shown(
+    big_history: HistoryView,
+) -> None:
+    messages = _build(big_history)
+    n_shown = len(_history_lines(messages))
     assert 0 < n_shown <= 30
-    assert header == (
-        f"History: 10000 trials (10000 complete); showing {n_shown}: "
-        "the best, the most recent, a spread, the running."
+    # The best of the study is among the trials shown, so it is the best of those.
+    best = min(big_history.records, key=_value).number
+    assert _shown(messages) == (
+        f"Shown: {n_shown} of 10000 trials (10000 complete): the best, the most recent, "
+        f"a spread of the rest, and those still running. Best so far: trial {best}."
     )
 
 
@@ -292,7 +328,12 @@ def test_history_of_selected_trials_shows_each_once(big_history: HistoryView) ->
     lines = _history_lines(_build(big_history))
     numbers = [int(line.split()[1]) for line in lines]
     assert numbers == sorted(set(numbers))
-    assert sum("(complete, best)" in line for line in lines) == 1
+    assert numbers == [record.number for record in big_history.records]
+    # No line is tagged: the best is named only in the final line.
+    assert all(
+        line.startswith(f"trial {n} (complete): value ")
+        for n, line in zip(numbers, lines, strict=True)
+    )
 
 
 def test_long_history_drops_the_oldest_trials_but_keeps_the_best() -> None:
@@ -307,6 +348,76 @@ def test_long_history_drops_the_oldest_trials_but_keeps_the_best() -> None:
     assert 0 < len(lines) < 100
     # The best stays; of the others, the most recent ones stay.
     assert numbers == [0, *range(100 - len(lines) + 1, 100)]
+    assert _shown(_build(_view(*records))) == (
+        f"Shown: {len(lines)} of 100 trials (100 complete): the best, the most recent, "
+        "a spread of the rest, and those still running. Best so far: trial 0."
+    )
+
+
+# --- prompt caching ----------------------------------------------------------------------
+
+
+def _finished_trial(number: int, values: list[float]) -> FrozenTrial:
+    return FrozenTrial(
+        number=number,
+        trial_id=number,
+        state=TrialState.COMPLETE,
+        value=None,
+        values=values,
+        datetime_start=None,
+        datetime_complete=None,
+        params=_random_params(random.Random(number)),
+        distributions=DISTRIBUTIONS,
+        user_attrs={},
+        system_attrs={},
+        intermediate_values={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_objectives", "new_value", "new_best"),
+    [
+        (1, 0.0, "Best so far: trial 8."),
+        (1, 1e9, None),
+        (2, 0.0, "Pareto front: trial 8."),
+        (2, 1e9, None),
+    ],
+    ids=["new best", "not best", "new Pareto front", "dominated"],
+)
+def test_a_finished_trial_only_extends_the_common_prefix(
+    n_objectives: int, new_value: float, new_best: str | None
+) -> None:
+    """What changes from trial to trial comes after the trial lines, for prompt caching."""
+    directions = [MIN] * n_objectives
+    before = _study_trials(8, n_objectives=n_objectives, seed=2)
+    after = [*before, _finished_trial(8, [new_value] * n_objectives)]
+    first, second = (
+        _build(select_history(trials, directions, max_trials=30), directions=directions)
+        for trials in (before, after)
+    )
+    first_lines, second_lines = _history_lines(first), _history_lines(second)
+    assert len(first_lines) == 8
+    assert second_lines[:8] == first_lines
+    assert second_lines[8].startswith("trial 8 (complete): ")
+    assert _shown(first).startswith("Shown: all 8 trials (8 complete). ")
+    assert _shown(second).startswith("Shown: all 9 trials (9 complete). ")
+    if new_best is None:
+        assert _shown(second).endswith(_shown(first).split(". ", 1)[1])
+    else:
+        assert _shown(second).endswith(new_best)
+        assert not _shown(first).endswith(new_best)
+
+    # The two user messages agree through the shorter one's last trial line and the newline
+    # after it; they first differ where the longer one's new trial line begins.
+    shorter, longer = _user(first), _user(second)
+    end_of_lines = shorter.index("\nShown: ")
+    assert shorter[: end_of_lines + 1].endswith(first_lines[-1] + "\n")
+    first_difference = next(
+        i for i, (a, b) in enumerate(zip(shorter, longer, strict=False)) if a != b
+    )
+    assert first_difference == end_of_lines + 1
+    assert shorter[first_difference:].startswith("Shown: ")
+    assert longer[first_difference:].startswith("trial 8 (complete): ")
 
 
 # --- size --------------------------------------------------------------------------------

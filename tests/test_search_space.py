@@ -16,6 +16,7 @@ from optuna.trial import create_trial
 import pytest
 
 from optuna_llm._search_space import MAX_DESCRIPTION_CHARS
+from optuna_llm._search_space import MAX_RATIONALE_CHARS
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import answer_schema
 from optuna_llm._search_space import describe_distribution
@@ -435,10 +436,11 @@ def test_answer_schema_shape() -> None:
         "fresh": ParamSpec("fresh", IntDistribution(0, 3), required=False),
     }
     schema = answer_schema(specs)
+    assert MAX_RATIONALE_CHARS == 160
     assert schema == {
         "type": "object",
         "properties": {
-            "rationale": {"type": "string"},
+            "rationale": {"type": "string", "maxLength": MAX_RATIONALE_CHARS},
             "params": {
                 "type": "object",
                 "properties": {
