@@ -6,6 +6,7 @@ from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._sampler import LLMSampler
 from optuna_llm.exceptions import InvalidAnswerError
+from optuna_llm.exceptions import LocalModelError
 from optuna_llm.exceptions import ModelRequestError
 from optuna_llm.exceptions import OptunaLLMError
 
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidAnswerError",
     "LLMClient",
     "LLMSampler",
+    "LocalModelError",
     "ModelRequestError",
     "OpenAIChatClient",
     "OptunaLLMError",

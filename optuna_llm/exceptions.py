@@ -5,7 +5,8 @@ asking again can help::
 
     OptunaLLMError
     ├── ModelRequestError      the request failed: unreachable, timed out, rejected, no answer
-    └── InvalidAnswerError     the model answered, but not with a usable configuration
+    ├── InvalidAnswerError     the model answered, but not with a usable configuration
+    └── LocalModelError        the bundled local model or its server cannot run
 
 Inside :class:`~optuna_llm.LLMSampler` these never reach ``study.optimize``: the sampler logs
 one line and lets its fallback sampler propose the trial instead. They surface only from the
@@ -42,3 +43,11 @@ class InvalidAnswerError(OptunaLLMError):
     """
 
     retryable = True
+
+
+class LocalModelError(OptunaLLMError):
+    """The local model server cannot run.
+
+    A missing extra, a missing or corrupt model, a taken port, or a server that died on start;
+    the message says what to do.
+    """

@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Set up a virtual environment in .venv and run the linters and the whole test suite.
-# Arguments are passed to pytest, e.g. `bash scripts/test.sh -k parse`.
+# Set up .venv with everything (the local model included) and run the linters and the whole
+# test suite. Arguments go to pytest, e.g. `bash scripts/test.sh -k parse`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-
+bash scripts/setup.sh dev local examples
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
