@@ -2,7 +2,9 @@
 
 Pure functions. However long the study, the prompt shows at most ``max_trials`` trials: the
 best (or the Pareto front), the most recent, a spread over the range of outcomes, and the trials
-still running, so the model neither repeats them nor forgets what failed.
+still running, so the model neither repeats them nor forgets what failed. The selection changes
+in steps rather than at every trial, so that successive prompts share long prefixes, which
+llama.cpp and hosted prompt caches reuse.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ class TrialRecord:
 
 @dataclass(frozen=True)
 class HistoryView:
-    """The selected trials, in trial order, and what the whole study holds."""
+    """The selected trials and what the whole study holds.
+
+    Finished trials come in trial order, then the running ones.
+    """
 
     records: list[TrialRecord]
     counts: dict[str, int]
@@ -83,29 +88,52 @@ def select_history(
         if trial.state == TrialState.COMPLETE and trial.values is not None:
             complete.append(trial)
 
-    quotas = _Quotas.split(max_trials)
-    ranked, n_best = _rank_complete(complete, directions, quotas.best)
-    chosen: dict[int, FrozenTrial] = {}
+    ranked, n_best = _rank_complete(complete, directions, max_best=len(complete))
     best_numbers = {trial.number for trial in ranked[:n_best]}
+    n_running = min(len(running), _Quotas.split(max_trials).running)
+    shown = _stable_selection(finished, directions, max_trials - n_running)
+    shown += running[len(running) - n_running :][: max(0, max_trials - len(shown))]
+    records = [_record(trial, params_of, trial.number in best_numbers) for trial in shown]
+    return HistoryView(records=records, counts=counts)
+
+
+def _stable_selection(
+    finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection], room: int
+) -> list[FrozenTrial]:
+    """Finished trials to show, at most ``room``, chosen so that prompts share long prefixes.
+
+    While everything fits, every trial is shown and each prompt extends the previous one. Past
+    that, the finished trials are cut into the older ones and a block of the newest, which is
+    shown whole and grows trial by trial; from the older ones a fixed selection (the best, the
+    most recent, a spread) is shown, recomputed only when the block fills up. So the prefix a
+    prompt cache can reuse breaks once per block, not at every trial.
+    """
+    if room <= 0:
+        return []
+    if len(finished) <= room:
+        return list(finished)
+    block = max(1, room // 3)
+    n_older = len(finished) - len(finished) % block
+    older, newer = finished[:n_older], finished[n_older:]
+    base_room = room - (block - 1)
+    older_complete = [t for t in older if t.state == TrialState.COMPLETE and t.values is not None]
+    quotas = _Quotas.split(base_room)
+    ranked, n_best = _rank_complete(older_complete, directions, quotas.best)
+    chosen: dict[int, FrozenTrial] = {}
 
     def take(candidates: Sequence[FrozenTrial], quota: int) -> None:
         for trial in candidates:
-            if quota <= 0 or len(chosen) >= max_trials:
+            if quota <= 0 or len(chosen) >= base_room:
                 return
             if trial.number not in chosen:
                 chosen[trial.number] = trial
                 quota -= 1
 
-    take(running[::-1], quotas.running)
     take(ranked[:n_best], quotas.best)
-    take(finished[::-1], quotas.recent)
-    take(_spread(ranked, max_trials - len(chosen)), max_trials - len(chosen))
-    take(finished[::-1], max_trials - len(chosen))
-
-    records = [
-        _record(chosen[number], params_of, number in best_numbers) for number in sorted(chosen)
-    ]
-    return HistoryView(records=records, counts=counts)
+    take(older[::-1], quotas.recent)
+    take(_spread(ranked, base_room - len(chosen)), base_room - len(chosen))
+    take(older[::-1], base_room - len(chosen))
+    return [chosen[number] for number in sorted(chosen)] + list(newer)
 
 
 @dataclass(frozen=True)
