@@ -52,7 +52,6 @@ _METRIC_NAMES_KEY = "study:metric_names"
 class _TrialContext:
     """What the sampler knows about one trial between its hooks."""
 
-    number: int
     fallback_space: dict[str, BaseDistribution] | None = None
     specs: dict[str, ParamSpec] | None = None
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -337,7 +336,7 @@ class LLMSampler(BaseSampler):
         with self._lock:
             context = self._contexts.get(trial._trial_id)
             if context is None:
-                context = self._contexts[trial._trial_id] = _TrialContext(trial.number)
+                context = self._contexts[trial._trial_id] = _TrialContext()
                 # Trials that never reach after_trial (ask without tell) must not pile up.
                 while len(self._contexts) > _MAX_OPEN_TRIALS:
                     self._contexts.popitem(last=False)
