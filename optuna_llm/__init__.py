@@ -5,6 +5,8 @@ from optuna_llm._client import ChatRequest
 from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._sampler import LLMSampler
+from optuna_llm.budget import Budget
+from optuna_llm.budget import Usage
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import LocalModelError
 from optuna_llm.exceptions import ModelRequestError
@@ -14,6 +16,7 @@ from optuna_llm.exceptions import OptunaLLMError
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Budget",
     "ChatReply",
     "ChatRequest",
     "InvalidAnswerError",
@@ -23,5 +26,6 @@ __all__ = [
     "ModelRequestError",
     "OpenAIChatClient",
     "OptunaLLMError",
+    "Usage",
     "__version__",
 ]

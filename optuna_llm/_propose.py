@@ -49,11 +49,14 @@ def propose(
     temperature: float | None,
     max_tokens: int | None,
     repeats: Callable[[Mapping[str, Any]], int | None],
+    claim: Callable[[], str | None] = lambda: None,
 ) -> Outcome:
     """Ask for a configuration; re-ask once when the answer is unusable.
 
     Args:
         repeats: The number of the trial a configuration repeats, or None.
+        claim: Called before each re-ask; a reason (a spent budget, say) stops asking. The
+            caller claims the first request itself.
     """
     messages = list(messages)
     replies: list[ChatReply] = []
@@ -62,6 +65,10 @@ def propose(
     for attempt in range(MAX_ATTEMPTS):
         request = ChatRequest(messages, schema, seed, temperature, max_tokens)
         answer_text = ""
+        refusal = claim() if attempt > 0 else None
+        if refusal is not None:
+            failure = f"{failure}; no re-ask, {refusal}"
+            break
         try:
             reply = client.complete(request)
         except ModelRequestError as error:

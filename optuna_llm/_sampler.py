@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+import functools
 import logging
 import threading
 from typing import Any
@@ -35,6 +36,11 @@ from optuna_llm._trial_attrs import classify
 from optuna_llm._trial_attrs import planned_params
 from optuna_llm._trial_attrs import write_planned_params
 from optuna_llm._trial_attrs import write_provenance
+from optuna_llm.budget import Budget
+from optuna_llm.budget import Usage
+from optuna_llm.budget import UsageMeter
+from optuna_llm.schedules import ScheduleFn
+from optuna_llm.schedules import default_schedule
 
 
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
@@ -52,6 +58,7 @@ _METRIC_NAMES_KEY = "study:metric_names"
 class _TrialContext:
     """What the sampler knows about one trial between its hooks."""
 
+    use_model: bool | None = None
     fallback_space: dict[str, BaseDistribution] | None = None
     specs: dict[str, ParamSpec] | None = None
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -59,10 +66,16 @@ class _TrialContext:
     new_names: list[str] = field(default_factory=list)
     rationale: str = ""
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
 
     def reason(self) -> str | None:
-        """Why the fallback proposed values for this trial, if it did."""
-        reasons = list(dict.fromkeys(self.reasons))
+        """Why the fallback proposed values for this trial, if it did.
+
+        ``reasons`` are failures of the model, ``notes`` choices made by design (the schedule,
+        a spent budget).
+        """
+        reasons = list(dict.fromkeys(self.notes + self.reasons))
         if self.new_names:
             reasons.append("new to the study: " + ", ".join(map(repr, self.new_names)))
         return "; ".join(reasons) or None
@@ -137,6 +150,8 @@ class LLMSampler(BaseSampler):
         max_history_trials: int = 30,
         search_space: Mapping[str, BaseDistribution] | None = None,
         param_descriptions: Mapping[str, str] | None = None,
+        schedule: ScheduleFn | None = None,
+        budget: Budget | None = None,
     ) -> None:
         _validate_arguments(
             model=model,
@@ -150,6 +165,8 @@ class LLMSampler(BaseSampler):
             max_history_trials=max_history_trials,
             search_space=search_space,
             param_descriptions=param_descriptions,
+            schedule=schedule,
+            budget=budget,
         )
         if isinstance(client, LLMClient):
             self._client: LLMClient = client
@@ -171,6 +188,9 @@ class LLMSampler(BaseSampler):
         self._max_history_trials = max_history_trials
         self._known_space = dict(search_space or {})
         self._descriptions = dict(param_descriptions or {})
+        self._schedule = schedule if schedule is not None else default_schedule()
+        self._meter = UsageMeter(budget)
+        self._budget_refusal_logged = False
         self._contexts: OrderedDict[int, _TrialContext] = OrderedDict()
         self._handed_out: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -197,17 +217,25 @@ class LLMSampler(BaseSampler):
             self._rng.rng.seed()
         self._fallback.reseed_rng()
 
+    @property
+    def usage(self) -> Usage:
+        """What this sampler's requests to the model have cost so far."""
+        return self._meter.usage
+
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._fallback.before_trial(study, trial)
+        self._uses_model(study, trial, self._context(trial))
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         fallback_space = self._fallback.infer_relative_search_space(study, trial)
-        trials = study._get_trials(deepcopy=False, use_cache=True)
-        specs = infer_specs(trials, self._known_space, self._descriptions)
         context = self._context(trial)
         context.fallback_space = fallback_space
+        if not self._uses_model(study, trial, context):
+            return fallback_space
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        specs = infer_specs(trials, self._known_space, self._descriptions)
         context.specs = specs
         return {**{name: spec.distribution for name, spec in specs.items()}, **fallback_space}
 
@@ -217,13 +245,10 @@ class LLMSampler(BaseSampler):
         if not search_space:
             return {}
         context = self._context(trial)
-        outcome = self._ask_model(study, trial, search_space, context)
-        params = {name: v for name, v in outcome.params.items() if name in search_space}
-        with self._lock:
-            context.model_params = params
-            context.rationale = outcome.rationale
-            if outcome.failure:
-                context.reasons.append(outcome.failure)
+        if self._uses_model(study, trial, context) and self._claim_request(context):
+            params = self._model_params(study, trial, search_space, context)
+        else:
+            params = {}
         missing = {name: d for name, d in search_space.items() if name not in params}
         if missing:
             params = {**params, **self._fill_from_fallback(study, trial, missing, context)}
@@ -267,8 +292,63 @@ class LLMSampler(BaseSampler):
         reason = context.reason() if source != "llm" else None
         if reason:
             self._log_fallback(trial, from_fallback, source, reason, failed=bool(context.reasons))
-        provenance = Provenance(source=source, reason=reason, rationale=context.rationale or None)
+        provenance = Provenance(
+            source=source,
+            reason=reason,
+            rationale=context.rationale or None,
+            usage=context.usage,
+        )
         write_provenance(study, trial, provenance)
+
+    def _uses_model(self, study: Study, trial: FrozenTrial, context: _TrialContext) -> bool:
+        """Whether the schedule gives this trial to the model; decided once per trial."""
+        if context.use_model is None:
+            try:
+                context.use_model = bool(self._schedule(study, trial))
+            except Exception as error:
+                _logger.warning(f"Trial {trial.number}: the schedule raised {error!r}.")
+                context.use_model = False
+            if not context.use_model:
+                context.notes.append("the schedule gave this trial to the classical sampler")
+        return context.use_model
+
+    def _claim_request(self, context: _TrialContext) -> bool:
+        """Count a request against the budget; False, with the reason noted, when it is spent."""
+        refusal = self._meter.claim_request()
+        if refusal is None:
+            return True
+        context.notes.append(refusal)
+        with self._lock:
+            first, self._budget_refusal_logged = not self._budget_refusal_logged, True
+        if first:
+            _logger.warning(
+                f"{refusal}: {self._fallback.__class__.__name__} proposes instead of the model."
+            )
+        return False
+
+    def _model_params(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        context: _TrialContext,
+    ) -> dict[str, Any]:
+        """The model's valid values for ``search_space``, recorded on the trial's context."""
+        outcome = self._ask_model(study, trial, search_space, context)
+        params = {name: v for name, v in outcome.params.items() if name in search_space}
+        for reply in outcome.replies:
+            self._meter.record(reply)
+        with self._lock:
+            context.model_params = params
+            context.rationale = outcome.rationale
+            context.usage = functools.reduce(
+                lambda usage, reply: usage.plus(reply, self._meter.budget),
+                outcome.replies,
+                context.usage,
+            )
+            if outcome.failure:
+                context.reasons.append(outcome.failure)
+        return params
 
     def _ask_model(
         self,
@@ -310,6 +390,7 @@ class LLMSampler(BaseSampler):
             temperature=self._temperature,
             max_tokens=self._max_tokens,
             repeats=repeats,
+            claim=self._meter.claim_request,
         )
 
     def _fill_from_fallback(
@@ -431,7 +512,15 @@ def _validate_arguments(
     max_history_trials: int,
     search_space: Mapping[str, BaseDistribution] | None,
     param_descriptions: Mapping[str, str] | None,
+    schedule: object,
+    budget: object,
 ) -> None:
+    if schedule is not None and not callable(schedule):
+        raise ValueError(
+            f"`schedule` must be callable as (study, trial) -> bool, got {schedule!r}."
+        )
+    if budget is not None and not isinstance(budget, Budget):
+        raise ValueError(f"`budget` must be an optuna_llm.Budget, got {budget!r}.")
     if client is not None and not isinstance(client, openai.OpenAI | LLMClient):
         raise ValueError(f"`client` must be an openai.OpenAI or an LLMClient, got {client!r}.")
     if not isinstance(client, LLMClient) and (not isinstance(model, str) or not model.strip()):

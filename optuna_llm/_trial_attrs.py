@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set
 from dataclasses import dataclass
+from dataclasses import field
 import json
 from typing import Any
 from typing import Literal
@@ -21,10 +22,15 @@ import optuna
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
+from optuna_llm.budget import Usage
+
 
 SOURCE_KEY = "llm:source"
 REASON_KEY = "llm:reason"
 RATIONALE_KEY = "llm:rationale"
+TOKENS_KEY = "llm:tokens"
+LATENCY_KEY = "llm:latency"
+COST_KEY = "llm:cost"
 MAX_ATTR_CHARS = 500
 PLANNED_PARAMS_KEY = "llm:planned_params"
 # Optuna's own samplers split long system attributes into chunks of this size.
@@ -42,13 +48,19 @@ class Provenance:
     source: Source
     reason: str | None = None
     rationale: str | None = None
+    usage: Usage = field(default_factory=Usage)
 
-    def as_user_attrs(self) -> dict[str, str]:
-        attrs: dict[str, str] = {SOURCE_KEY: self.source}
+    def as_user_attrs(self) -> dict[str, str | int | float]:
+        attrs: dict[str, str | int | float] = {SOURCE_KEY: self.source}
         if self.reason:
             attrs[REASON_KEY] = _shorten(self.reason)
         if self.rationale:
             attrs[RATIONALE_KEY] = _shorten(self.rationale)
+        if self.usage.requests:
+            attrs[TOKENS_KEY] = self.usage.total_tokens
+            attrs[LATENCY_KEY] = round(self.usage.latency, 3)
+            if self.usage.cost is not None:
+                attrs[COST_KEY] = round(self.usage.cost, 6)
         return attrs
 
 

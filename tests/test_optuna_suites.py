@@ -11,6 +11,7 @@ from optuna.testing.pytest_samplers import RelativeSamplerTestCase
 import pytest
 
 from optuna_llm import LLMSampler
+from optuna_llm.schedules import Always
 from optuna_llm.testing import ScriptedLLMServer
 
 
@@ -18,7 +19,12 @@ class _ScriptedSampler:
     @pytest.fixture
     def sampler(self, random_server: ScriptedLLMServer) -> Callable[[], BaseSampler]:
         def factory() -> BaseSampler:
-            return LLMSampler(model=random_server.model, client=random_server.client(), seed=0)
+            return LLMSampler(
+                model=random_server.model,
+                client=random_server.client(),
+                seed=0,
+                schedule=Always(),
+            )
 
         return factory
 

@@ -22,8 +22,13 @@ from optuna.trial import Trial
 from optuna.trial import TrialState
 import pytest
 
+from optuna_llm import Budget
 from optuna_llm import LLMSampler
+from optuna_llm.schedules import Always
+from optuna_llm.schedules import EveryKth
+from optuna_llm.schedules import FirstTrials
 from optuna_llm.testing import ChatCall
+from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import Reply
 from optuna_llm.testing import ScriptedLLMServer
 from optuna_llm.testing import answer
@@ -48,6 +53,7 @@ def conditional_objective(trial: Trial) -> float:
 
 def _sampler(server: ScriptedLLMServer, **kwargs: Any) -> LLMSampler:
     kwargs.setdefault("seed", 0)
+    kwargs.setdefault("schedule", Always())
     return LLMSampler(model=server.model, client=server.client(max_retries=0), **kwargs)
 
 
@@ -171,7 +177,7 @@ def test_every_kind_of_bad_answer_still_completes_the_trial(
         else:
             assert reason in trial.user_attrs["llm:reason"], trial.number
         for key, value in trial.user_attrs.items():
-            assert len(value) <= 500, key
+            assert not isinstance(value, str) or len(value) <= 500, key
 
     assert trials[1].params["C"] == 10.0
     assert trials[2].params == {"classifier": "forest", "depth": 8, "lr": 0.3}
@@ -423,3 +429,175 @@ def test_running_trial_of_another_worker_is_not_repeated(tmp_path: Any) -> None:
     reask = server.requests[2].messages[-1]["content"]
     assert f"repeats trial {running.number}" in reask
     assert 'trial 0 (running) | {"x": 0.5, "y": 3}' in server.requests[1].prompt
+
+
+def test_schedule_decides_which_trials_ask_the_model(random_server: ScriptedLLMServer) -> None:
+    before = len(random_server.requests)
+    sampler = _sampler(
+        random_server,
+        search_space={"x": FloatDistribution(0, 1)},
+        schedule=FirstTrials(2) | EveryKth(3),
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=7)
+    model_trials = [0, 1, 3, 6]
+    assert len(random_server.requests) - before == len(model_trials)
+    for trial in study.trials:
+        if trial.number in model_trials:
+            assert trial.user_attrs["llm:source"] == "llm"
+        else:
+            assert trial.user_attrs["llm:source"] == "fallback"
+            assert (
+                "schedule gave this trial to the classical sampler"
+                in (trial.user_attrs["llm:reason"])
+            )
+            assert "llm:tokens" not in trial.user_attrs
+
+
+def test_default_schedule_is_hybrid(random_server: ScriptedLLMServer) -> None:
+    sampler = LLMSampler(
+        model=random_server.model,
+        client=random_server.client(),
+        search_space={"x": FloatDistribution(0, 1)},
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=16)
+    llm_trials = [t.number for t in study.trials if t.user_attrs["llm:source"] == "llm"]
+    assert llm_trials == [*range(10), 10, 15]
+
+
+def test_classical_sampler_learns_from_the_model_trials(random_server: ScriptedLLMServer) -> None:
+    # CMA-ES after three model trials: it starts from the history the model made.
+    fallback = optuna.samplers.CmaEsSampler(seed=0, n_startup_trials=3)
+    sampler = _sampler(
+        random_server,
+        search_space={"x": FloatDistribution(-5, 5), "y": FloatDistribution(-5, 5)},
+        schedule=FirstTrials(3),
+        fallback_sampler=fallback,
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(
+        lambda t: t.suggest_float("x", -5, 5) ** 2 + t.suggest_float("y", -5, 5) ** 2, 8
+    )
+    assert _sources(study) == ["llm"] * 3 + ["fallback"] * 5
+    # CMA-ES keeps its optimizer state in system attributes once it samples jointly.
+    assert any(key.startswith("cma:") for key in study.trials[-1].system_attrs)
+
+
+def test_failing_schedule_gives_the_trial_to_the_classical_sampler(
+    random_server: ScriptedLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(study: Study, trial: FrozenTrial) -> bool:
+        raise KeyError("oops")
+
+    sampler = _sampler(random_server, search_space={"x": FloatDistribution(0, 1)}, schedule=broken)
+    study = optuna.create_study(sampler=sampler)
+    with caplog.at_level(logging.WARNING, logger="optuna.optuna_llm"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert _sources(study) == ["fallback"] * 2
+    assert sum("the schedule raised KeyError" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_request_budget_hands_over_with_one_log_line(
+    random_server: ScriptedLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = len(random_server.requests)
+    sampler = _sampler(
+        random_server, search_space={"x": FloatDistribution(0, 1)}, budget=Budget(max_requests=3)
+    )
+    study = optuna.create_study(sampler=sampler)
+    with caplog.at_level(logging.WARNING, logger="optuna.optuna_llm"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=6)
+    assert len(random_server.requests) - before == 3
+    assert _sources(study) == ["llm"] * 3 + ["fallback"] * 3
+    assert study.trials[-1].user_attrs["llm:reason"] == "budget: 3 requests spent"
+    budget_lines = [r for r in caplog.records if "budget" in r.getMessage()]
+    assert len(budget_lines) == 1
+    assert sampler.usage.requests == 3
+
+
+def test_reask_is_not_sent_past_the_request_budget() -> None:
+    with ScriptedLLMServer(["garbage", answer({"x": 0.5})]) as server:
+        sampler = _sampler(
+            server, search_space={"x": FloatDistribution(0, 1)}, budget=Budget(max_requests=1)
+        )
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert len(server.requests) == 1
+    assert "no re-ask, budget: 1 requests spent" in study.trials[0].user_attrs["llm:reason"]
+
+
+def _spent(study: Study, key: str) -> list[float]:
+    """Running total of a per-trial usage attribute, trial by trial."""
+    total, totals = 0.0, []
+    for trial in study.trials:
+        total += trial.user_attrs.get(key, 0)
+        totals.append(total)
+    return totals
+
+
+@pytest.mark.parametrize(
+    ("budget", "key", "limit"),
+    [
+        (Budget(max_tokens=1000), "llm:tokens", 1000),
+        (
+            Budget(
+                max_cost=0.002,
+                price_per_million_input_tokens=2.0,
+                price_per_million_output_tokens=8.0,
+            ),
+            "llm:cost",
+            0.002,
+        ),
+    ],
+)
+def test_token_and_cost_limits_stop_asking_once_reached(
+    budget: Budget, key: str, limit: float
+) -> None:
+    with ScriptedLLMServer(RandomAnswers(seed=1)) as server:
+        sampler = _sampler(server, search_space={"x": FloatDistribution(0, 1)}, budget=budget)
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=8)
+    sources = _sources(study)
+    n_model = sources.count("llm")
+    assert sources == ["llm"] * n_model + ["fallback"] * (8 - n_model)
+    assert 1 < n_model < 8, "the limit must stop the model within the study"
+    spent = _spent(study, key)
+    # A request is sent while less than the limit is spent, and not once it is.
+    assert spent[n_model - 2] < limit <= spent[n_model - 1]
+    assert study.trials[-1].user_attrs["llm:reason"].startswith("budget: ")
+
+
+def test_rate_limit_gives_trials_past_it_to_the_classical_sampler() -> None:
+    with ScriptedLLMServer(RandomAnswers(seed=1)) as server:
+        sampler = _sampler(
+            server,
+            search_space={"x": FloatDistribution(0, 1)},
+            budget=Budget(requests_per_minute=2),
+        )
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=4)
+    assert _sources(study) == ["llm", "llm", "fallback", "fallback"]
+    assert study.trials[2].user_attrs["llm:reason"] == "rate limit: 2 requests per minute"
+
+
+def test_usage_is_recorded_per_trial_and_on_the_sampler(random_server: ScriptedLLMServer) -> None:
+    prices = Budget(price_per_million_input_tokens=1.0, price_per_million_output_tokens=4.0)
+    sampler = _sampler(random_server, search_space={"x": FloatDistribution(0, 1)}, budget=prices)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    tokens = [t.user_attrs["llm:tokens"] for t in study.trials]
+    assert all(isinstance(n, int) and n > 0 for n in tokens)
+    assert sum(tokens) == sampler.usage.total_tokens
+    assert all(0 <= t.user_attrs["llm:latency"] < 5 for t in study.trials)
+    usage = sampler.usage
+    expected_cost = (usage.prompt_tokens * 1.0 + usage.completion_tokens * 4.0) / 1e6
+    assert sum(t.user_attrs["llm:cost"] for t in study.trials) == pytest.approx(expected_cost)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"), [({"schedule": 3}, "schedule"), ({"budget": {}}, "budget")]
+)
+def test_invalid_schedule_or_budget(kwargs: dict[str, Any], name: str) -> None:
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        LLMSampler(model="m", **kwargs)

@@ -1,0 +1,173 @@
+"""Limits on what the model may cost, and what it has cost so far.
+
+:class:`Budget` is plain data; :class:`Usage` adds up requests, tokens, cost and latency. When a
+limit is reached the sampler stops asking the model and the classical sampler proposes instead,
+with one log line. Prices are the user's, per million tokens: the package holds no price table.
+
+Example:
+
+    .. code-block:: python
+
+        from optuna_llm import Budget, LLMSampler
+
+        budget = Budget(
+            max_cost=2.0,
+            price_per_million_input_tokens=0.15,
+            price_per_million_output_tokens=0.60,
+            requests_per_minute=30,
+        )
+        sampler = LLMSampler(model="gpt-4o-mini", budget=budget)
+        ...
+        print(sampler.usage)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from dataclasses import fields
+import threading
+import time
+
+from optuna_llm._client import ChatReply
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on the model's use by one sampler; ``None`` means no limit.
+
+    Args:
+        max_requests: Chat requests in all, re-asks included.
+        max_tokens: Prompt and answer tokens in all, as the endpoint reports them.
+        max_cost: Cost in all, in the currency of the prices; needs both prices.
+        price_per_million_input_tokens: Price of a million prompt tokens.
+        price_per_million_output_tokens: Price of a million answer tokens.
+        requests_per_minute: Requests in any 60-second window; trials past it go to the
+            classical sampler instead of waiting.
+    """
+
+    max_requests: int | None = None
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    price_per_million_input_tokens: float | None = None
+    price_per_million_output_tokens: float | None = None
+    requests_per_minute: float | None = None
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"`{spec.name}` must be a non-negative number, got {value!r}.")
+        for name in ("max_requests", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, int):
+                raise ValueError(f"`{name}` must be an integer, got {value!r}.")
+        if self.max_cost is not None and not self.priced:
+            raise ValueError(
+                "`max_cost` needs `price_per_million_input_tokens` and "
+                "`price_per_million_output_tokens`."
+            )
+
+    @property
+    def priced(self) -> bool:
+        return (
+            self.price_per_million_input_tokens is not None
+            and self.price_per_million_output_tokens is not None
+        )
+
+    def cost_of(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """The cost of the tokens at this budget's prices, or None without prices."""
+        if (
+            self.price_per_million_input_tokens is None
+            or self.price_per_million_output_tokens is None
+        ):
+            return None
+        return (
+            prompt_tokens * self.price_per_million_input_tokens
+            + completion_tokens * self.price_per_million_output_tokens
+        ) / 1e6
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the model has been used for: requests, tokens, cost and time spent waiting."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    latency: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def plus(self, reply: ChatReply, budget: Budget | None) -> Usage:
+        """This usage with one more reply added."""
+        prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
+        cost = budget.cost_of(prompt, completion) if budget is not None else None
+        return Usage(
+            requests=self.requests + 1,
+            prompt_tokens=self.prompt_tokens + prompt,
+            completion_tokens=self.completion_tokens + completion,
+            cost=None if cost is None else (self.cost or 0.0) + cost,
+            latency=self.latency + reply.latency,
+        )
+
+
+class UsageMeter:
+    """Thread-safe running usage of one sampler, checked against its budget."""
+
+    def __init__(self, budget: Budget | None) -> None:
+        self.budget = budget
+        self._usage = Usage()
+        self._claimed = 0
+        self._recent_requests: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def usage(self) -> Usage:
+        with self._lock:
+            return self._usage
+
+    def record(self, reply: ChatReply) -> None:
+        with self._lock:
+            self._usage = self._usage.plus(reply, self.budget)
+
+    def claim_request(self) -> str | None:
+        """Count one request about to be sent, or say which limit forbids it."""
+        with self._lock:
+            reason = self._exhausted()
+            if reason is None:
+                self._claimed += 1
+                self._recent_requests.append(time.monotonic())
+            return reason
+
+    def _exhausted(self) -> str | None:
+        budget, usage = self.budget, self._usage
+        if budget is None:
+            return None
+        if budget.max_requests is not None and self._claimed >= budget.max_requests:
+            return f"budget: {budget.max_requests} requests spent"
+        if budget.max_tokens is not None and usage.total_tokens >= budget.max_tokens:
+            return f"budget: {budget.max_tokens} tokens spent"
+        if budget.max_cost is not None and (usage.cost or 0.0) >= budget.max_cost:
+            return f"budget: cost limit {budget.max_cost:g} reached"
+        if budget.requests_per_minute is not None:
+            now = time.monotonic()
+            while self._recent_requests and now - self._recent_requests[0] >= 60.0:
+                self._recent_requests.popleft()
+            if len(self._recent_requests) >= budget.requests_per_minute:
+                return f"rate limit: {budget.requests_per_minute:g} requests per minute"
+        return None
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
