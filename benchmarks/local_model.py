@@ -27,6 +27,7 @@ from optuna_llm import ChatRequest
 from optuna_llm import LLMSampler
 from optuna_llm import OpenAIChatClient
 from optuna_llm.local import LocalLLMServer
+from optuna_llm.schedules import Always
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
@@ -53,7 +54,13 @@ def run(trials: int, threads: int, history: int, seed: int) -> None:
         client = RecordingClient(
             OpenAIChatClient(model=llm.model, base_url=llm.base_url, timeout=600)
         )
-        sampler = LLMSampler(client=client, task=TASK, seed=seed, max_history_trials=history)
+        sampler = LLMSampler(
+            client=client,
+            task=TASK,
+            seed=seed,
+            max_history_trials=history,
+            schedule=Always(),  # every trial asks, to measure the model, not the schedule
+        )
         study = optuna.create_study(direction="maximize", sampler=sampler)
         started = time.perf_counter()
         study.optimize(objective, n_trials=trials)
