@@ -194,9 +194,7 @@ class OpenAIChatClient:
         if request.max_tokens is not None:
             kwargs[self._token_limit_param] = request.max_tokens
         if response_format == "json_schema":
-            strict = set(request.schema["properties"]["params"]["required"]) == set(
-                request.schema["properties"]["params"]["properties"]
-            )
+            strict = _every_property_required(request.schema)
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
@@ -259,6 +257,17 @@ def _reply_from(completion: Any, response_format: str, latency: float) -> ChatRe
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
     )
+
+
+def _every_property_required(schema: Any) -> bool:
+    """Whether OpenAI's strict mode can take the schema: every object requires every property."""
+    if isinstance(schema, dict):
+        if "properties" in schema and set(schema.get("required", ())) != set(schema["properties"]):
+            return False
+        return all(_every_property_required(value) for value in schema.values())
+    if isinstance(schema, list):
+        return all(_every_property_required(value) for value in schema)
+    return True
 
 
 def _error_text(error: openai.APIStatusError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Mapping
+import contextlib
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
@@ -96,7 +97,35 @@ def parse_answer(text: str, specs: Mapping[str, ParamSpec]) -> Proposal:
     Raises:
         InvalidAnswerError: The text held no JSON object, or no parameters at all.
     """
+    return _proposal_from(extract_json_object(text), specs)
+
+
+def parse_answers(text: str, specs: Mapping[str, ParamSpec]) -> list[Proposal]:
+    """Parse an answer holding several proposals, ``{"proposals": [...]}``, or just one.
+
+    Items that are not objects, or hold no parameters at all, are left out.
+
+    Raises:
+        InvalidAnswerError: The text held no JSON object, or no proposal with parameters.
+    """
     answer = extract_json_object(text)
+    items = answer.get("proposals")
+    if not isinstance(items, list):
+        return [_proposal_from(answer, specs)]
+    proposals = []
+    for item in items[:MAX_OBJECT_STARTS]:
+        if isinstance(item, dict):
+            with contextlib.suppress(InvalidAnswerError):
+                proposals.append(_proposal_from(item, specs))
+    if not proposals:
+        raise InvalidAnswerError(
+            'The "proposals" list held no object with a "params" object mapping parameter '
+            "names to values."
+        )
+    return proposals
+
+
+def _proposal_from(answer: Mapping[str, Any], specs: Mapping[str, ParamSpec]) -> Proposal:
     raw_params = answer.get("params")
     if not isinstance(raw_params, dict):
         # Some models answer with the configuration itself, without the envelope.
@@ -105,7 +134,6 @@ def parse_answer(text: str, specs: Mapping[str, ParamSpec]) -> Proposal:
             raise InvalidAnswerError(
                 'The answer had no "params" object mapping parameter names to values.'
             )
-    rationale = answer.get("rationale")
     params: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, spec in specs.items():
@@ -119,7 +147,7 @@ def parse_answer(text: str, specs: Mapping[str, ParamSpec]) -> Proposal:
             errors[name] = str(error)
     return Proposal(
         params=params,
-        rationale=_clean_rationale(rationale),
+        rationale=_clean_rationale(answer.get("rationale")),
         errors=errors,
     )
 

@@ -28,16 +28,27 @@ MAX_TASK_CHARS = 2_000
 MAX_ECHOED_ANSWER_CHARS = 2_000
 MAX_METRIC_NAME_CHARS = 100
 
-SYSTEM_PROMPT = """\
-You are an expert in hyperparameter optimization. You choose the next configuration to \
-evaluate in an Optuna study.
+_ANSWER_FORMAT = '{"rationale": "<why, in at most 20 words>", "params": {"<name>": <value>, ...}}'
+
+
+def _system_prompt(what: str, answer_format: str) -> str:
+    return f"""\
+You are an expert in hyperparameter optimization. You choose the next {what} to evaluate \
+in an Optuna study.
 Use what is known about good values for this kind of problem and what the trial history shows: \
 refine the best regions and explore promising untried ones. Never repeat a configuration that \
 was tried or is running.
 Answer with one JSON object and nothing else:
-{"rationale": "<why, in at most 20 words>", "params": {"<name>": <value>, ...}}
+{answer_format}
 Give every parameter a value of its type within its bounds, on its step, or one of its \
 choices. A conditional parameter may be left out when your configuration does not use it."""
+
+
+SYSTEM_PROMPT = _system_prompt("configuration", _ANSWER_FORMAT)
+BATCH_SYSTEM_PROMPT = _system_prompt(
+    "configurations",
+    f'{{"proposals": [{_ANSWER_FORMAT}, ...]}}\nThe configurations must differ from each other.',
+)
 
 REASK_TEMPLATE = """\
 Your answer could not be used:
@@ -52,18 +63,21 @@ def build_messages(
     metric_names: Sequence[str] | None,
     specs: Mapping[str, ParamSpec],
     history: HistoryView,
+    batch_size: int = 1,
 ) -> list[Message]:
-    """The system and user messages asking for the next configuration."""
+    """The system and user messages asking for the next ``batch_size`` configurations."""
     names = _objective_names(directions, metric_names)
     parts = [
         f"Task: {_one_paragraph(task, MAX_TASK_CHARS) or 'not described'}",
         _describe_objectives(directions, names),
         "Parameters:\n" + "\n".join(describe_param(spec) for spec in specs.values()),
         _describe_history(history, names),
-        "Propose the next configuration.",
+        "Propose the next configuration."
+        if batch_size == 1
+        else f"Propose the next {batch_size} configurations.",
     ]
     return [
-        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "system", "content": SYSTEM_PROMPT if batch_size == 1 else BATCH_SYSTEM_PROMPT},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
 

@@ -19,7 +19,8 @@ from optuna_llm._client import LLMClient
 from optuna_llm._client import Message
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import duplicate_error
-from optuna_llm._parse import parse_answer
+from optuna_llm._parse import find_covering
+from optuna_llm._parse import parse_answers
 from optuna_llm._prompt import reask_messages
 from optuna_llm._search_space import ParamSpec
 from optuna_llm.exceptions import InvalidAnswerError
@@ -31,12 +32,16 @@ MAX_ATTEMPTS = 2
 
 @dataclass(frozen=True)
 class Outcome:
-    """The usable part of the model's proposal and why the rest, if any, is not usable."""
+    """The usable part of the model's proposal and why the rest, if any, is not usable.
+
+    ``spare`` holds the further usable proposals of a batch, in the model's order.
+    """
 
     params: dict[str, Any]
     rationale: str = ""
     failure: str | None = None
     replies: list[ChatReply] = field(default_factory=list)
+    spare: list[Proposal] = field(default_factory=list)
 
 
 def propose(
@@ -51,10 +56,11 @@ def propose(
     repeats: Callable[[Mapping[str, Any]], int | None],
     claim: Callable[[], str | None] = lambda: None,
 ) -> Outcome:
-    """Ask for a configuration; re-ask once when the answer is unusable.
+    """Ask for one configuration or a batch; re-ask once when no answer is usable.
 
     Args:
-        repeats: The number of the trial a configuration repeats, or None.
+        repeats: The number of the trial a configuration repeats, or None; it is asked about
+            each usable proposal once, in order, and may claim the configuration.
         claim: Called before each re-ask; a reason (a spent budget, say) stops asking. The
             caller claims the first request itself.
     """
@@ -78,11 +84,12 @@ def propose(
         else:
             replies.append(reply)
             answer_text = reply.text
-            proposal, problem = _check(answer_text, specs, repeats)
-            if proposal is not None and not problem:
-                return Outcome(proposal.params, proposal.rationale, replies=replies)
-            if proposal is not None and (best is None or len(proposal.params) >= len(best.params)):
-                best = proposal
+            usable, partial, problem = _check(answer_text, specs, repeats)
+            if usable:
+                first, *spare = usable
+                return Outcome(first.params, first.rationale, replies=replies, spare=spare)
+            if partial is not None and (best is None or len(partial.params) >= len(best.params)):
+                best = partial
         failure = f"invalid answer: {problem}"
         if attempt + 1 < MAX_ATTEMPTS:
             messages += reask_messages(answer_text, problem)
@@ -95,15 +102,26 @@ def _check(
     text: str,
     specs: Mapping[str, ParamSpec],
     repeats: Callable[[Mapping[str, Any]], int | None],
-) -> tuple[Proposal | None, str]:
-    """The usable proposal in ``text`` (None if none) and what is wrong with the answer."""
+) -> tuple[list[Proposal], Proposal | None, str]:
+    """The usable proposals in ``text``, the fullest unusable one, and what was wrong."""
     try:
-        proposal = parse_answer(text, specs)
+        proposals = parse_answers(text, specs)
     except InvalidAnswerError as error:
-        return None, str(error)
-    if proposal.errors:
-        return proposal, proposal.error_message()
-    repeated = repeats(proposal.params)
-    if repeated is not None:
-        return None, duplicate_error(repeated, proposal.params)
-    return proposal, ""
+        return [], None, str(error)
+    usable: list[Proposal] = []
+    partial: Proposal | None = None
+    problems: list[str] = []
+    for proposal in proposals:
+        if proposal.errors:
+            problems.append(proposal.error_message())
+            if partial is None or len(proposal.params) > len(partial.params):
+                partial = proposal
+            continue
+        if find_covering(proposal.params, [(-1, p.params) for p in usable]) is not None:
+            continue
+        repeated = repeats(proposal.params)
+        if repeated is not None:
+            problems.append(duplicate_error(repeated, proposal.params))
+            continue
+        usable.append(proposal)
+    return usable, partial, "\n".join(problems)

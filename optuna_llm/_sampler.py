@@ -16,10 +16,12 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import TPESampler
 from optuna.samplers._lazy_random_state import LazyRandomState
+from optuna.storages import InMemoryStorage
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_llm._batch import ProposalQueue
 from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._history import select_history
@@ -152,6 +154,7 @@ class LLMSampler(BaseSampler):
         param_descriptions: Mapping[str, str] | None = None,
         schedule: ScheduleFn | None = None,
         budget: Budget | None = None,
+        batch_size: int = 1,
     ) -> None:
         _validate_arguments(
             model=model,
@@ -167,6 +170,7 @@ class LLMSampler(BaseSampler):
             param_descriptions=param_descriptions,
             schedule=schedule,
             budget=budget,
+            batch_size=batch_size,
         )
         if isinstance(client, LLMClient):
             self._client: LLMClient = client
@@ -192,7 +196,10 @@ class LLMSampler(BaseSampler):
         self._meter = UsageMeter(budget)
         self._budget_refusal_logged = False
         self._contexts: OrderedDict[int, _TrialContext] = OrderedDict()
+        self._batch_size = batch_size
+        self._queue = ProposalQueue(max_staleness=batch_size)
         self._handed_out: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._n_handed_out = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -245,14 +252,14 @@ class LLMSampler(BaseSampler):
         if not search_space:
             return {}
         context = self._context(trial)
-        if self._uses_model(study, trial, context) and self._claim_request(context):
+        params: dict[str, Any] = {}
+        if self._uses_model(study, trial, context):
             params = self._model_params(study, trial, search_space, context)
-        else:
-            params = {}
-        missing = {name: d for name, d in search_space.items() if name not in params}
-        if missing:
-            params = {**params, **self._fill_from_fallback(study, trial, missing, context)}
+        params = self._completed(study, trial, search_space, params, context)
         write_planned_params(study, trial, params)
+        if context.model_params and self._held_by_another_worker(study, trial, context):
+            params = self._completed(study, trial, search_space, {}, context)
+            write_planned_params(study, trial, params)
         return params
 
     def sample_independent(
@@ -333,9 +340,26 @@ class LLMSampler(BaseSampler):
         search_space: Mapping[str, BaseDistribution],
         context: _TrialContext,
     ) -> dict[str, Any]:
-        """The model's valid values for ``search_space``, recorded on the trial's context."""
-        outcome = self._ask_model(study, trial, search_space, context)
+        """The model's valid values for ``search_space``, recorded on the trial's context.
+
+        A spare proposal of an earlier batch is used when one still fits; otherwise a request
+        is sent, if the budget allows, and the spare proposals of its answer are kept.
+        """
+        snapshot = _Snapshot.of(study, trial)
+        queued = self._queue.take(
+            snapshot.n_finished, lambda item: _fits(item.params, search_space, snapshot)
+        )
+        if queued is not None:
+            params = {name: v for name, v in queued.params.items() if name in search_space}
+            with self._lock:
+                context.model_params = params
+                context.rationale = queued.rationale
+            return dict(params)
+        if not self._claim_request(context):
+            return {}
+        outcome = self._ask_model(study, trial, search_space, context, snapshot)
         params = {name: v for name, v in outcome.params.items() if name in search_space}
+        self._queue.put(outcome.spare, finished_at=snapshot.n_finished, asked_by=trial.number)
         for reply in outcome.replies:
             self._meter.record(reply)
         with self._lock:
@@ -348,7 +372,46 @@ class LLMSampler(BaseSampler):
             )
             if outcome.failure:
                 context.reasons.append(outcome.failure)
-        return params
+        return dict(params)
+
+    def _completed(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        params: Mapping[str, Any],
+        context: _TrialContext,
+    ) -> dict[str, Any]:
+        """``params`` with every missing parameter of ``search_space`` from the fallback."""
+        missing = {name: d for name, d in search_space.items() if name not in params}
+        if not missing:
+            return dict(params)
+        return {**params, **self._fill_from_fallback(study, trial, missing, context)}
+
+    def _held_by_another_worker(
+        self, study: Study, trial: FrozenTrial, context: _TrialContext
+    ) -> bool:
+        """Whether another process's trial has or plans the same configuration.
+
+        Each worker stores its plan before it checks the others', so of two workers that got
+        the same configuration the second to check always sees the first; at worst both give
+        it up. Within one process the claim in ``_reserve`` already prevents this.
+        """
+        if isinstance(study._storage, InMemoryStorage):
+            return False
+        # Read afresh: the trial that took the configuration may have started, or even
+        # finished, after this trial read the study.
+        fresh = _Snapshot.of_trials(
+            study._storage.get_all_trials(study._study_id, deepcopy=False), trial
+        )
+        number = fresh.repeats(context.model_params)
+        if number is None:
+            return False
+        with self._lock:
+            context.reasons.append(f"trial {number} of another worker has the same configuration")
+            context.model_params = {}
+            context.rationale = ""
+        return True
 
     def _ask_model(
         self,
@@ -356,14 +419,13 @@ class LLMSampler(BaseSampler):
         trial: FrozenTrial,
         search_space: Mapping[str, BaseDistribution],
         context: _TrialContext,
+        snapshot: _Snapshot,
     ) -> Outcome:
-        trials = study._get_trials(deepcopy=False, use_cache=True)
         if context.specs is None:
-            context.specs = infer_specs(trials, self._known_space, self._descriptions)
+            context.specs = infer_specs(snapshot.trials, self._known_space, self._descriptions)
         specs = _specs_for(search_space, context.specs, self._descriptions)
-        earlier = [t for t in trials if t._trial_id != trial._trial_id]
         history = select_history(
-            earlier, study.directions, self._max_history_trials, params_of=_known_params
+            snapshot.earlier, study.directions, self._max_history_trials, params_of=_known_params
         )
         messages = build_messages(
             task=self._task,
@@ -371,21 +433,18 @@ class LLMSampler(BaseSampler):
             metric_names=_metric_names(study),
             specs=specs,
             history=history,
+            batch_size=self._batch_size,
         )
-        finished = [(t.number, t.params) for t in earlier if t.state.is_finished()]
-        running = [(t.number, _known_params(t)) for t in earlier if t.state == TrialState.RUNNING]
 
         def repeats(params: Mapping[str, Any]) -> int | None:
-            number = find_duplicate(params, finished)
-            if number is None:
-                number = find_covering(params, running)
+            number = snapshot.repeats(params)
             return number if number is not None else self._reserve(trial, params)
 
         return propose(
             self._client,
             messages=messages,
             specs=specs,
-            schema=answer_schema(specs),
+            schema=answer_schema(specs, self._batch_size),
             seed=self._request_seed(),
             temperature=self._temperature,
             max_tokens=self._max_tokens,
@@ -424,22 +483,18 @@ class LLMSampler(BaseSampler):
             return context
 
     def _reserve(self, trial: FrozenTrial, params: Mapping[str, Any]) -> int | None:
-        """Claim ``params`` for ``trial`` unless this sampler handed them to another trial.
+        """Claim ``params`` unless this sampler handed them out already; else say to whom.
 
         Check and claim happen under one lock, so two threads that get the same answer at
         the same time cannot both use it, even when the other trial finished in between and
-        was not yet stored when this trial read the study. Returns the number of the trial
-        holding them.
+        was not yet stored when this trial read the study. Spare proposals of a batch are
+        claimed as they arrive.
         """
         with self._lock:
-            held = [
-                (number, other)
-                for trial_id, (number, other) in self._handed_out.items()
-                if trial_id != trial._trial_id
-            ]
-            number = find_covering(params, held)
+            number = find_covering(params, self._handed_out.values())
             if number is None:
-                self._handed_out[trial._trial_id] = (trial.number, dict(params))
+                self._n_handed_out += 1
+                self._handed_out[self._n_handed_out] = (trial.number, dict(params))
                 while len(self._handed_out) > _MAX_OPEN_TRIALS:
                     self._handed_out.popitem(last=False)
             return number
@@ -480,6 +535,55 @@ def _specs_for(
     }
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """The study as one trial's sampling sees it, read once."""
+
+    trials: list[FrozenTrial]
+    earlier: list[FrozenTrial]
+    finished: list[tuple[int, dict[str, Any]]]
+    running: list[tuple[int, dict[str, Any]]]
+
+    @classmethod
+    def of(cls, study: Study, trial: FrozenTrial) -> _Snapshot:
+        return cls.of_trials(study._get_trials(deepcopy=False, use_cache=True), trial)
+
+    @classmethod
+    def of_trials(cls, trials: list[FrozenTrial], trial: FrozenTrial) -> _Snapshot:
+        earlier = [t for t in trials if t._trial_id != trial._trial_id]
+        return cls(
+            trials=trials,
+            earlier=earlier,
+            finished=[(t.number, t.params) for t in earlier if t.state.is_finished()],
+            running=[
+                (t.number, _known_params(t)) for t in earlier if t.state == TrialState.RUNNING
+            ],
+        )
+
+    @property
+    def n_finished(self) -> int:
+        return len(self.finished)
+
+    def repeats(self, params: Mapping[str, Any]) -> int | None:
+        """The trial a configuration repeats: a finished one, or a running one holding it."""
+        number = find_duplicate(params, self.finished)
+        return number if number is not None else find_covering(params, self.running)
+
+
+def _fits(
+    params: Mapping[str, Any],
+    search_space: Mapping[str, BaseDistribution],
+    snapshot: _Snapshot,
+) -> bool:
+    """Whether a spare proposal still suits a trial: valid in its space and not tried yet."""
+    shared = [name for name in search_space if name in params]
+    return (
+        bool(shared)
+        and all(_contains(search_space[name], params[name]) for name in shared)
+        and snapshot.repeats(params) is None
+    )
+
+
 def _known_params(trial: FrozenTrial) -> dict[str, Any]:
     """A trial's parameters, with those planned but not yet suggested for a running one."""
     if trial.state != TrialState.RUNNING:
@@ -514,7 +618,10 @@ def _validate_arguments(
     param_descriptions: Mapping[str, str] | None,
     schedule: object,
     budget: object,
+    batch_size: int,
 ) -> None:
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
     if schedule is not None and not callable(schedule):
         raise ValueError(
             f"`schedule` must be callable as (study, trial) -> bool, got {schedule!r}."

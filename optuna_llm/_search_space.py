@@ -153,15 +153,17 @@ def infer_specs(
     }
 
 
-def answer_schema(specs: Mapping[str, ParamSpec]) -> dict[str, Any]:
+def answer_schema(specs: Mapping[str, ParamSpec], batch_size: int = 1) -> dict[str, Any]:
     """JSON schema of an answer: ``{"rationale": str, "params": {name: value}}``.
 
-    Only required parameters are required by the schema: a conditional one may be left out,
-    and so may one no completed trial has used yet, whose role the study has not shown.
+    With ``batch_size`` above one, the answer is ``{"proposals": [...]}`` holding up to that
+    many such objects. Only required parameters are required by the schema: a conditional one
+    may be left out, and so may one no completed trial has used yet, whose role the study has
+    not shown.
     """
     properties = {name: _value_schema(spec.distribution) for name, spec in specs.items()}
     required = [name for name, spec in specs.items() if spec.required]
-    return {
+    proposal = {
         "type": "object",
         "properties": {
             "rationale": {"type": "string", "maxLength": MAX_RATIONALE_CHARS},
@@ -173,6 +175,21 @@ def answer_schema(specs: Mapping[str, ParamSpec]) -> dict[str, Any]:
             },
         },
         "required": ["rationale", "params"],
+        "additionalProperties": False,
+    }
+    if batch_size == 1:
+        return proposal
+    return {
+        "type": "object",
+        "properties": {
+            "proposals": {
+                "type": "array",
+                "items": proposal,
+                "minItems": 1,
+                "maxItems": batch_size,
+            }
+        },
+        "required": ["proposals"],
         "additionalProperties": False,
     }
 

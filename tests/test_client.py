@@ -11,6 +11,7 @@ from optuna_llm import InvalidAnswerError
 from optuna_llm import LLMClient
 from optuna_llm import ModelRequestError
 from optuna_llm import OpenAIChatClient
+from optuna_llm._client import _every_property_required
 from optuna_llm._client import redact
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import Reply
@@ -212,3 +213,25 @@ def test_missing_key_for_default_endpoint_is_a_model_request_error(
 
 def test_openai_chat_client_is_an_llm_client() -> None:
     assert isinstance(OpenAIChatClient(model="m", base_url="http://127.0.0.1:1/v1"), LLMClient)
+
+
+@pytest.mark.parametrize(
+    ("schema", "strict"),
+    [
+        (SCHEMA, True),
+        (
+            {
+                "type": "object",
+                "properties": {"p": {"type": "array", "items": SCHEMA}},
+                "required": ["p"],
+            },
+            True,
+        ),
+        ({"type": "object", "properties": {"a": {}, "b": {}}, "required": ["a"]}, False),
+        ({"type": "array", "items": {"type": "object", "properties": {"a": {}}}}, False),
+    ],
+)
+def test_strict_json_schema_only_when_every_property_is_required(
+    schema: dict[str, object], strict: bool
+) -> None:
+    assert _every_property_required(schema) is strict

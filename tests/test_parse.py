@@ -25,6 +25,7 @@ from optuna_llm._parse import find_covering
 from optuna_llm._parse import find_duplicate
 from optuna_llm._parse import match_choice
 from optuna_llm._parse import parse_answer
+from optuna_llm._parse import parse_answers
 from optuna_llm._search_space import MAX_RATIONALE_CHARS
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import describe_distribution
@@ -657,3 +658,31 @@ def test_find_covering_needs_the_running_trial_to_hold_every_value(
     params: dict[str, Any], running: list[tuple[int, dict[str, Any]]], expected: int | None
 ) -> None:
     assert find_covering(params, running) == expected
+
+
+def test_parse_answers_reads_every_proposal_of_a_batch() -> None:
+    specs = {"x": ParamSpec("x", FloatDistribution(0, 1))}
+    text = json.dumps(
+        {
+            "proposals": [
+                {"rationale": "a", "params": {"x": 0.1}},
+                "not an object",
+                {"rationale": "no params"},
+                {"rationale": "b", "params": {"x": 7}},
+            ]
+        }
+    )
+    proposals = parse_answers(text, specs)
+    assert [(p.params, p.rationale) for p in proposals] == [({"x": 0.1}, "a"), ({"x": 1.0}, "b")]
+
+
+def test_parse_answers_takes_a_single_answer_as_a_batch_of_one() -> None:
+    specs = {"x": ParamSpec("x", FloatDistribution(0, 1))}
+    assert [p.params for p in parse_answers('{"params": {"x": 0.5}}', specs)] == [{"x": 0.5}]
+
+
+@pytest.mark.parametrize("text", ['{"proposals": []}', '{"proposals": [{"rationale": "r"}]}'])
+def test_parse_answers_without_any_proposal_is_an_error(text: str) -> None:
+    specs = {"x": ParamSpec("x", FloatDistribution(0, 1))}
+    with pytest.raises(InvalidAnswerError, match="proposals"):
+        parse_answers(text, specs)

@@ -477,3 +477,12 @@ def test_answer_schema_without_parameters() -> None:
 def test_answer_schema_rejects_unknown_kinds() -> None:
     with pytest.raises(TypeError, match="Unsupported distribution"):
         answer_schema({"u": ParamSpec("u", _UnknownDistribution())})
+
+
+def test_batch_answer_schema_holds_up_to_batch_size_proposals() -> None:
+    specs = {"x": ParamSpec("x", FloatDistribution(0, 1))}
+    schema = answer_schema(specs, batch_size=3)
+    proposals = schema["properties"]["proposals"]
+    assert (proposals["minItems"], proposals["maxItems"]) == (1, 3)
+    assert proposals["items"] == answer_schema(specs)
+    assert schema["required"] == ["proposals"]
