@@ -5,7 +5,8 @@ configurations after a fixed latency; the objective sleeps for twice that latenc
 
 - TPE alone (``TPESampler``);
 - LLMSampler asking for one configuration per request (every trial asks the model);
-- LLMSampler asking for four configurations per request (``batch_size=4``).
+- LLMSampler asking for four configurations per request (``batch_size=4``);
+- both again with ``prefetch=True``: the next request is sent while the objective runs.
 
 For each arm it prints requests per trial, wall-clock time and its ratio to TPE alone. Run it
 from the repository root::
@@ -108,7 +109,7 @@ def main() -> None:
 
     with ScriptedLLMServer(DelayedRandomBatches(args.latency)) as server:
 
-        def llm(batch_size: int) -> LLMSampler:
+        def llm(batch_size: int, prefetch: bool = False) -> LLMSampler:
             return LLMSampler(
                 model=server.model,
                 client=server.client(),
@@ -116,12 +117,15 @@ def main() -> None:
                 search_space=SPACE,
                 schedule=Always(),
                 batch_size=batch_size,
+                prefetch=prefetch,
             )
 
         results = [
             run_arm("TPE alone", TPESampler(seed=0), args.trials, sleep, server),
             run_arm("LLMSampler, 1 per request", llm(1), args.trials, sleep, server),
             run_arm("LLMSampler, 4 per request", llm(4), args.trials, sleep, server),
+            run_arm("1 per request, prefetch", llm(1, True), args.trials, sleep, server),
+            run_arm("4 per request, prefetch", llm(4, True), args.trials, sleep, server),
         ]
 
     baseline = results[0].seconds

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from collections.abc import Iterable
+import dataclasses
 from dataclasses import dataclass
+from dataclasses import field
 import threading
 from typing import Any
 
 from optuna_llm._parse import Proposal
+from optuna_llm.budget import Usage
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class QueuedProposal:
     rationale: str
     finished_at: int
     asked_by: int
+    usage: Usage = field(default_factory=Usage)
 
 
 class ProposalQueue:
@@ -40,12 +44,23 @@ class ProposalQueue:
         with self._lock:
             return len(self._items)
 
-    def put(self, proposals: Iterable[Proposal], *, finished_at: int, asked_by: int) -> None:
+    def put(
+        self,
+        proposals: Iterable[Proposal],
+        *,
+        finished_at: int,
+        asked_by: int,
+        usage: Usage | None = None,
+    ) -> None:
+        """Queue proposals; ``usage``, the cost of the request that made them, goes with the
+        first, so that the trial which uses it records it."""
+        items = [
+            QueuedProposal(dict(p.params), p.rationale, finished_at, asked_by) for p in proposals
+        ]
+        if items and usage is not None:
+            items[0] = dataclasses.replace(items[0], usage=usage)
         with self._lock:
-            self._items.extend(
-                QueuedProposal(dict(p.params), p.rationale, finished_at, asked_by)
-                for p in proposals
-            )
+            self._items.extend(items)
 
     def take(
         self, n_finished: int, usable: Callable[[QueuedProposal], bool]

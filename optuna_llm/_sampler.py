@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+import copy
 from dataclasses import dataclass
 from dataclasses import field
 import functools
@@ -25,6 +27,7 @@ from optuna_llm._batch import ProposalQueue
 from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._history import select_history
+from optuna_llm._parse import Proposal
 from optuna_llm._parse import find_covering
 from optuna_llm._parse import find_duplicate
 from optuna_llm._prompt import build_messages
@@ -155,6 +158,7 @@ class LLMSampler(BaseSampler):
         schedule: ScheduleFn | None = None,
         budget: Budget | None = None,
         batch_size: int = 1,
+        prefetch: bool = False,
     ) -> None:
         _validate_arguments(
             model=model,
@@ -171,6 +175,7 @@ class LLMSampler(BaseSampler):
             schedule=schedule,
             budget=budget,
             batch_size=batch_size,
+            prefetch=prefetch,
         )
         if isinstance(client, LLMClient):
             self._client: LLMClient = client
@@ -184,6 +189,7 @@ class LLMSampler(BaseSampler):
                 max_retries=max_retries,
             )
         self._task = task
+        self._timeout = timeout
         self._seed = seed
         self._rng = LazyRandomState(seed)
         self._fallback = fallback_sampler or TPESampler(seed=seed)
@@ -200,6 +206,8 @@ class LLMSampler(BaseSampler):
         self._queue = ProposalQueue(max_staleness=batch_size)
         self._handed_out: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
         self._n_handed_out = 0
+        self._prefetch = prefetch
+        self._prefetching: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -213,6 +221,7 @@ class LLMSampler(BaseSampler):
         del state["_lock"]
         state["_contexts"] = OrderedDict()
         state["_handed_out"] = OrderedDict()
+        state["_prefetching"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -260,6 +269,8 @@ class LLMSampler(BaseSampler):
         if context.model_params and self._held_by_another_worker(study, trial, context):
             params = self._completed(study, trial, search_space, {}, context)
             write_planned_params(study, trial, params)
+        if self._prefetch and context.model_params:
+            self._start_prefetch(study, trial, search_space, context, params)
         return params
 
     def sample_independent(
@@ -289,6 +300,11 @@ class LLMSampler(BaseSampler):
         self._fallback.after_trial(study, trial, state, values)
         with self._lock:
             context = self._contexts.pop(trial._trial_id, None)
+            prefetch = self._prefetching.pop(trial._trial_id, None)
+        if prefetch is not None:
+            # The request made ahead during this trial ends with it, so no thread outlives the
+            # study; an answer later than the timeout still lands in the queue when it comes.
+            prefetch.join(timeout=self._timeout)
         if context is None:
             return
         source, from_fallback = classify(
@@ -354,6 +370,7 @@ class LLMSampler(BaseSampler):
             with self._lock:
                 context.model_params = params
                 context.rationale = queued.rationale
+                context.usage = context.usage + queued.usage
             return dict(params)
         if not self._claim_request(context):
             return {}
@@ -421,11 +438,25 @@ class LLMSampler(BaseSampler):
         context: _TrialContext,
         snapshot: _Snapshot,
     ) -> Outcome:
+        return self._proposer(study, trial, search_space, context, snapshot)()
+
+    def _proposer(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        context: _TrialContext,
+        snapshot: _Snapshot,
+    ) -> Callable[[], Outcome]:
+        """Everything read from the study for one request, bound to a call that sends it."""
         if context.specs is None:
             context.specs = infer_specs(snapshot.trials, self._known_space, self._descriptions)
         specs = _specs_for(search_space, context.specs, self._descriptions)
         history = select_history(
-            snapshot.earlier, study.directions, self._max_history_trials, params_of=_known_params
+            snapshot.earlier,
+            study.directions,
+            self._max_history_trials,
+            params_of=snapshot.params_of,
         )
         messages = build_messages(
             task=self._task,
@@ -440,7 +471,8 @@ class LLMSampler(BaseSampler):
             number = snapshot.repeats(params)
             return number if number is not None else self._reserve(trial, params)
 
-        return propose(
+        return functools.partial(
+            propose,
             self._client,
             messages=messages,
             specs=specs,
@@ -451,6 +483,62 @@ class LLMSampler(BaseSampler):
             repeats=repeats,
             claim=self._meter.claim_request,
         )
+
+    def _start_prefetch(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        context: _TrialContext,
+        plan: Mapping[str, Any],
+    ) -> None:
+        """Ask ahead, while this trial's objective runs, for the proposals of the next trials.
+
+        Only when the queue is empty, no request ahead is under way, the schedule gives the
+        next trial to the model and the budget allows it.
+        """
+        with self._lock:
+            if self._prefetching or len(self._queue):
+                return
+        next_trial = copy.copy(trial)
+        next_trial.number = trial.number + 1
+        try:
+            wanted = bool(self._schedule(study, next_trial))
+        except Exception:
+            wanted = False
+        if not wanted or self._meter.claim_request() is not None:
+            return
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        snapshot = _Snapshot.of_trials(trials, trial, plan=plan)
+        ask = self._proposer(study, trial, search_space, context, snapshot)
+        thread = threading.Thread(
+            target=self._prefetch_into_queue,
+            args=(ask, snapshot.n_finished, trial.number),
+            name=f"optuna-llm-prefetch-{trial.number}",
+            daemon=True,
+        )
+        with self._lock:
+            self._prefetching[trial._trial_id] = thread
+        thread.start()
+
+    def _prefetch_into_queue(
+        self, ask: Callable[[], Outcome], finished_at: int, asked_by: int
+    ) -> None:
+        try:
+            outcome = ask()
+        except Exception as error:
+            _logger.debug(f"A request made ahead after trial {asked_by} failed: {error!r}.")
+            return
+        usage = Usage()
+        for reply in outcome.replies:
+            self._meter.record(reply)
+            usage = usage.plus(reply, self._meter.budget)
+        proposals = outcome.spare
+        if outcome.params and outcome.failure is None:
+            proposals = [Proposal(outcome.params, outcome.rationale), *proposals]
+        if outcome.failure is not None:
+            _logger.debug(f"A request made ahead after trial {asked_by}: {outcome.failure}.")
+        self._queue.put(proposals, finished_at=finished_at, asked_by=asked_by, usage=usage)
 
     def _fill_from_fallback(
         self,
@@ -543,26 +631,39 @@ class _Snapshot:
     earlier: list[FrozenTrial]
     finished: list[tuple[int, dict[str, Any]]]
     running: list[tuple[int, dict[str, Any]]]
+    plans: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, study: Study, trial: FrozenTrial) -> _Snapshot:
         return cls.of_trials(study._get_trials(deepcopy=False, use_cache=True), trial)
 
     @classmethod
-    def of_trials(cls, trials: list[FrozenTrial], trial: FrozenTrial) -> _Snapshot:
-        earlier = [t for t in trials if t._trial_id != trial._trial_id]
-        return cls(
-            trials=trials,
-            earlier=earlier,
-            finished=[(t.number, t.params) for t in earlier if t.state.is_finished()],
-            running=[
-                (t.number, _known_params(t)) for t in earlier if t.state == TrialState.RUNNING
-            ],
-        )
+    def of_trials(
+        cls,
+        trials: list[FrozenTrial],
+        trial: FrozenTrial,
+        plan: Mapping[str, Any] | None = None,
+    ) -> _Snapshot:
+        """The study without ``trial``; with ``plan``, including it as a running trial holding
+        that configuration, as a request made ahead for the next trial needs."""
+        plans = {trial._trial_id: dict(plan)} if plan is not None else {}
+        earlier = [t for t in trials if plan is not None or t._trial_id != trial._trial_id]
+        snapshot = cls(trials=trials, earlier=earlier, finished=[], running=[], plans=plans)
+        for t in earlier:
+            if t.state.is_finished():
+                snapshot.finished.append((t.number, t.params))
+            elif t.state == TrialState.RUNNING:
+                snapshot.running.append((t.number, snapshot.params_of(t)))
+        return snapshot
 
     @property
     def n_finished(self) -> int:
         return len(self.finished)
+
+    def params_of(self, trial: FrozenTrial) -> dict[str, Any]:
+        """A trial's parameters, with those planned for it when it is running."""
+        plan = self.plans.get(trial._trial_id)
+        return {**plan, **trial.params} if plan is not None else _known_params(trial)
 
     def repeats(self, params: Mapping[str, Any]) -> int | None:
         """The trial a configuration repeats: a finished one, or a running one holding it."""
@@ -619,7 +720,10 @@ def _validate_arguments(
     schedule: object,
     budget: object,
     batch_size: int,
+    prefetch: bool,
 ) -> None:
+    if not isinstance(prefetch, bool):
+        raise ValueError(f"`prefetch` must be True or False, got {prefetch!r}.")
     if not _is_int(batch_size) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
     if schedule is not None and not callable(schedule):

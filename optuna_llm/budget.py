@@ -104,6 +104,16 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def __add__(self, other: Usage) -> Usage:
+        costs = [cost for cost in (self.cost, other.cost) if cost is not None]
+        return Usage(
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost=sum(costs) if costs else None,
+            latency=self.latency + other.latency,
+        )
+
     def plus(self, reply: ChatReply, budget: Budget | None) -> Usage:
         """This usage with one more reply added."""
         prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
