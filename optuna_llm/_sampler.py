@@ -1,3 +1,10 @@
+"""LLMSampler: the stateful shell that picks, per trial, who proposes, and delegates.
+
+Everything that reads text, JSON or trials is in the pure modules it calls: ``_search_space``,
+``_history`` and ``_prompt`` build the request, ``_propose`` and ``_parse`` turn the answer into
+values, ``_snapshot`` tells repeats, ``_trial_attrs`` writes to the storage.
+"""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -23,22 +30,24 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_llm._arguments import validate_arguments
 from optuna_llm._batch import ProposalQueue
 from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._history import select_history
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import find_covering
-from optuna_llm._parse import find_duplicate
 from optuna_llm._prompt import build_messages
 from optuna_llm._propose import Outcome
 from optuna_llm._propose import propose
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._search_space import answer_schema
 from optuna_llm._search_space import infer_specs
+from optuna_llm._snapshot import Snapshot
+from optuna_llm._snapshot import contains
+from optuna_llm._snapshot import fits
 from optuna_llm._trial_attrs import Provenance
 from optuna_llm._trial_attrs import classify
-from optuna_llm._trial_attrs import planned_params
 from optuna_llm._trial_attrs import write_planned_params
 from optuna_llm._trial_attrs import write_provenance
 from optuna_llm.budget import Budget
@@ -160,7 +169,7 @@ class LLMSampler(BaseSampler):
         batch_size: int = 1,
         prefetch: bool = False,
     ) -> None:
-        _validate_arguments(
+        validate_arguments(
             model=model,
             task=task,
             client=client,
@@ -177,6 +186,8 @@ class LLMSampler(BaseSampler):
             batch_size=batch_size,
             prefetch=prefetch,
         )
+        if isinstance(fallback_sampler, LLMSampler):
+            raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
         if isinstance(client, LLMClient):
             self._client: LLMClient = client
         else:
@@ -282,7 +293,7 @@ class LLMSampler(BaseSampler):
     ) -> Any:
         context = self._context(trial)
         proposed = context.model_params.get(param_name)
-        if param_name in context.model_params and _contains(param_distribution, proposed):
+        if param_name in context.model_params and contains(param_distribution, proposed):
             return proposed
         with self._lock:
             context.fallback_names.add(param_name)
@@ -361,9 +372,9 @@ class LLMSampler(BaseSampler):
         A spare proposal of an earlier batch is used when one still fits; otherwise a request
         is sent, if the budget allows, and the spare proposals of its answer are kept.
         """
-        snapshot = _Snapshot.of(study, trial)
+        snapshot = Snapshot.of(study, trial)
         queued = self._queue.take(
-            snapshot.n_finished, lambda item: _fits(item.params, search_space, snapshot)
+            snapshot.n_finished, lambda item: fits(item.params, search_space, snapshot)
         )
         if queued is not None:
             params = {name: v for name, v in queued.params.items() if name in search_space}
@@ -374,7 +385,7 @@ class LLMSampler(BaseSampler):
             return dict(params)
         if not self._claim_request(context):
             return {}
-        outcome = self._ask_model(study, trial, search_space, context, snapshot)
+        outcome = self._proposer(study, trial, search_space, context, snapshot)()
         params = {name: v for name, v in outcome.params.items() if name in search_space}
         self._queue.put(outcome.spare, finished_at=snapshot.n_finished, asked_by=trial.number)
         for reply in outcome.replies:
@@ -418,7 +429,7 @@ class LLMSampler(BaseSampler):
             return False
         # Read afresh: the trial that took the configuration may have started, or even
         # finished, after this trial read the study.
-        fresh = _Snapshot.of_trials(
+        fresh = Snapshot.of_trials(
             study._storage.get_all_trials(study._study_id, deepcopy=False), trial
         )
         number = fresh.repeats(context.model_params)
@@ -430,23 +441,13 @@ class LLMSampler(BaseSampler):
             context.rationale = ""
         return True
 
-    def _ask_model(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        search_space: Mapping[str, BaseDistribution],
-        context: _TrialContext,
-        snapshot: _Snapshot,
-    ) -> Outcome:
-        return self._proposer(study, trial, search_space, context, snapshot)()
-
     def _proposer(
         self,
         study: Study,
         trial: FrozenTrial,
         search_space: Mapping[str, BaseDistribution],
         context: _TrialContext,
-        snapshot: _Snapshot,
+        snapshot: Snapshot,
     ) -> Callable[[], Outcome]:
         """Everything read from the study for one request, bound to a call that sends it."""
         if context.specs is None:
@@ -509,7 +510,7 @@ class LLMSampler(BaseSampler):
         if not wanted or self._meter.claim_request() is not None:
             return
         trials = study._get_trials(deepcopy=False, use_cache=True)
-        snapshot = _Snapshot.of_trials(trials, trial, plan=plan)
+        snapshot = Snapshot.of_trials(trials, trial, plan=plan)
         ask = self._proposer(study, trial, search_space, context, snapshot)
         thread = threading.Thread(
             target=self._prefetch_into_queue,
@@ -623,153 +624,6 @@ def _specs_for(
     }
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """The study as one trial's sampling sees it, read once."""
-
-    trials: list[FrozenTrial]
-    earlier: list[FrozenTrial]
-    finished: list[tuple[int, dict[str, Any]]]
-    running: list[tuple[int, dict[str, Any]]]
-    plans: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, study: Study, trial: FrozenTrial) -> _Snapshot:
-        return cls.of_trials(study._get_trials(deepcopy=False, use_cache=True), trial)
-
-    @classmethod
-    def of_trials(
-        cls,
-        trials: list[FrozenTrial],
-        trial: FrozenTrial,
-        plan: Mapping[str, Any] | None = None,
-    ) -> _Snapshot:
-        """The study without ``trial``; with ``plan``, including it as a running trial holding
-        that configuration, as a request made ahead for the next trial needs."""
-        plans = {trial._trial_id: dict(plan)} if plan is not None else {}
-        earlier = [t for t in trials if plan is not None or t._trial_id != trial._trial_id]
-        snapshot = cls(trials=trials, earlier=earlier, finished=[], running=[], plans=plans)
-        for t in earlier:
-            if t.state.is_finished():
-                snapshot.finished.append((t.number, t.params))
-            elif t.state == TrialState.RUNNING:
-                snapshot.running.append((t.number, snapshot.params_of(t)))
-        return snapshot
-
-    @property
-    def n_finished(self) -> int:
-        return len(self.finished)
-
-    def params_of(self, trial: FrozenTrial) -> dict[str, Any]:
-        """A trial's parameters, with those planned for it when it is running."""
-        plan = self.plans.get(trial._trial_id)
-        return {**plan, **trial.params} if plan is not None else _known_params(trial)
-
-    def repeats(self, params: Mapping[str, Any]) -> int | None:
-        """The trial a configuration repeats: a finished one, or a running one holding it."""
-        number = find_duplicate(params, self.finished)
-        return number if number is not None else find_covering(params, self.running)
-
-
-def _fits(
-    params: Mapping[str, Any],
-    search_space: Mapping[str, BaseDistribution],
-    snapshot: _Snapshot,
-) -> bool:
-    """Whether a spare proposal still suits a trial: valid in its space and not tried yet."""
-    shared = [name for name in search_space if name in params]
-    return (
-        bool(shared)
-        and all(_contains(search_space[name], params[name]) for name in shared)
-        and snapshot.repeats(params) is None
-    )
-
-
-def _known_params(trial: FrozenTrial) -> dict[str, Any]:
-    """A trial's parameters, with those planned but not yet suggested for a running one."""
-    if trial.state != TrialState.RUNNING:
-        return trial.params
-    return {**(planned_params(trial) or {}), **trial.params}
-
-
-def _contains(distribution: BaseDistribution, value: Any) -> bool:
-    try:
-        return bool(distribution._contains(distribution.to_internal_repr(value)))
-    except (TypeError, ValueError):
-        return False
-
-
 def _metric_names(study: Study) -> list[str] | None:
     names = study._storage.get_study_system_attrs(study._study_id).get(_METRIC_NAMES_KEY)
     return list(names) if isinstance(names, list) else None
-
-
-def _validate_arguments(
-    *,
-    model: str | None,
-    task: str,
-    client: object,
-    fallback_sampler: object,
-    timeout: float,
-    max_retries: int,
-    temperature: float | None,
-    max_tokens: int | None,
-    max_history_trials: int,
-    search_space: Mapping[str, BaseDistribution] | None,
-    param_descriptions: Mapping[str, str] | None,
-    schedule: object,
-    budget: object,
-    batch_size: int,
-    prefetch: bool,
-) -> None:
-    if not isinstance(prefetch, bool):
-        raise ValueError(f"`prefetch` must be True or False, got {prefetch!r}.")
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
-    if schedule is not None and not callable(schedule):
-        raise ValueError(
-            f"`schedule` must be callable as (study, trial) -> bool, got {schedule!r}."
-        )
-    if budget is not None and not isinstance(budget, Budget):
-        raise ValueError(f"`budget` must be an optuna_llm.Budget, got {budget!r}.")
-    if client is not None and not isinstance(client, openai.OpenAI | LLMClient):
-        raise ValueError(f"`client` must be an openai.OpenAI or an LLMClient, got {client!r}.")
-    if not isinstance(client, LLMClient) and (not isinstance(model, str) or not model.strip()):
-        raise ValueError(f"`model` must name the model to ask, got {model!r}.")
-    if not isinstance(task, str):
-        raise ValueError(f"`task` must be a string, got {task!r}.")
-    if fallback_sampler is not None and not isinstance(fallback_sampler, BaseSampler):
-        raise ValueError(
-            f"`fallback_sampler` must be an Optuna sampler, got {fallback_sampler!r}."
-        )
-    if isinstance(fallback_sampler, LLMSampler):
-        raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
-        raise ValueError(f"`timeout` must be a positive number of seconds, got {timeout!r}.")
-    if not _is_int(max_retries) or max_retries < 0:
-        raise ValueError(f"`max_retries` must be a non-negative integer, got {max_retries!r}.")
-    if temperature is not None and (
-        not isinstance(temperature, int | float) or not 0 <= temperature <= 2
-    ):
-        raise ValueError(f"`temperature` must be between 0 and 2, got {temperature!r}.")
-    if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
-        raise ValueError(f"`max_tokens` must be a positive integer, got {max_tokens!r}.")
-    if not _is_int(max_history_trials) or max_history_trials < 1:
-        raise ValueError(
-            f"`max_history_trials` must be a positive integer, got {max_history_trials!r}."
-        )
-    for name, distribution in (search_space or {}).items():
-        if not isinstance(name, str) or not isinstance(distribution, BaseDistribution):
-            raise ValueError(
-                f"`search_space` must map names to Optuna distributions, got {name!r}: "
-                f"{distribution!r}."
-            )
-    for name, description in (param_descriptions or {}).items():
-        if not isinstance(name, str) or not isinstance(description, str):
-            raise ValueError(
-                f"`param_descriptions` must map names to strings, got {name!r}: {description!r}."
-            )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
