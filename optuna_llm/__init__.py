@@ -5,6 +5,7 @@ from optuna_llm._client import ChatRequest
 from optuna_llm._client import LLMClient
 from optuna_llm._client import OpenAIChatClient
 from optuna_llm._sampler import LLMSampler
+from optuna_llm.audit import ReplayClient
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
 from optuna_llm.exceptions import InvalidAnswerError
@@ -26,6 +27,7 @@ __all__ = [
     "ModelRequestError",
     "OpenAIChatClient",
     "OptunaLLMError",
+    "ReplayClient",
     "Usage",
     "__version__",
 ]

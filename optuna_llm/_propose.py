@@ -31,6 +31,22 @@ MAX_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One request and what came of it.
+
+    ``outcome`` is ``used`` (a configuration was taken from the answer), ``partial`` (the
+    valid part of a flawed last answer was taken), ``re-ask`` or ``failed``.
+    """
+
+    request: ChatRequest
+    reply: ChatReply | None
+    error: str | None
+    params: Mapping[str, Any] | None
+    problem: str | None
+    outcome: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The usable part of the model's proposal and why the rest, if any, is not usable.
 
@@ -55,6 +71,7 @@ def propose(
     max_tokens: int | None,
     repeats: Callable[[Mapping[str, Any]], int | None],
     claim: Callable[[], str | None] = lambda: None,
+    on_exchange: Callable[[Exchange], None] = lambda exchange: None,
 ) -> Outcome:
     """Ask for one configuration or a batch; re-ask once when no answer is usable.
 
@@ -63,7 +80,11 @@ def propose(
             each usable proposal once, in order, and may claim the configuration.
         claim: Called before each re-ask; a reason (a spent budget, say) stops asking. The
             caller claims the first request itself.
+        on_exchange: Told about each request: the request, the reply or the error, the
+            configuration used from it, what was wrong, and the outcome (``used``,
+            ``partial``, ``re-ask`` or ``failed``).
     """
+
     messages = list(messages)
     replies: list[ChatReply] = []
     best: Proposal | None = None
@@ -75,21 +96,29 @@ def propose(
         if refusal is not None:
             failure = f"{failure}; no re-ask, {refusal}"
             break
+        last = attempt + 1 == MAX_ATTEMPTS
         try:
             reply = client.complete(request)
         except ModelRequestError as error:
+            on_exchange(Exchange(request, None, str(error), None, None, "failed"))
             return Outcome({}, failure=f"request failed: {error}", replies=replies)
         except InvalidAnswerError as error:
             problem = str(error)
+            outcome = "failed" if last else "re-ask"
+            on_exchange(Exchange(request, None, problem, None, problem, outcome))
         else:
             replies.append(reply)
             answer_text = reply.text
             usable, partial, problem = _check(answer_text, specs, repeats)
             if usable:
                 first, *spare = usable
+                on_exchange(Exchange(request, reply, None, first.params, problem, "used"))
                 return Outcome(first.params, first.rationale, replies=replies, spare=spare)
             if partial is not None and (best is None or len(partial.params) >= len(best.params)):
                 best = partial
+            outcome = "re-ask" if not last else ("partial" if best is not None else "failed")
+            used = partial.params if partial else None
+            on_exchange(Exchange(request, reply, None, used, problem, outcome))
         failure = f"invalid answer: {problem}"
         if attempt + 1 < MAX_ATTEMPTS:
             messages += reask_messages(answer_text, problem)

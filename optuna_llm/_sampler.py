@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import functools
 import logging
+import os
 import threading
 from typing import Any
 
@@ -38,6 +39,7 @@ from optuna_llm._history import select_history
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import find_covering
 from optuna_llm._prompt import build_messages
+from optuna_llm._propose import Exchange
 from optuna_llm._propose import Outcome
 from optuna_llm._propose import propose
 from optuna_llm._search_space import ParamSpec
@@ -50,6 +52,8 @@ from optuna_llm._trial_attrs import Provenance
 from optuna_llm._trial_attrs import classify
 from optuna_llm._trial_attrs import write_planned_params
 from optuna_llm._trial_attrs import write_provenance
+from optuna_llm.audit import AuditLog
+from optuna_llm.audit import exchange_record
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
 from optuna_llm.budget import UsageMeter
@@ -168,6 +172,7 @@ class LLMSampler(BaseSampler):
         budget: Budget | None = None,
         batch_size: int = 1,
         prefetch: bool = False,
+        audit_log: str | os.PathLike[str] | None = None,
     ) -> None:
         validate_arguments(
             model=model,
@@ -218,6 +223,7 @@ class LLMSampler(BaseSampler):
         self._handed_out: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
         self._n_handed_out = 0
         self._prefetch = prefetch
+        self._audit_log = AuditLog(audit_log) if audit_log is not None else None
         self._prefetching: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
 
@@ -483,7 +489,28 @@ class LLMSampler(BaseSampler):
             max_tokens=self._max_tokens,
             repeats=repeats,
             claim=self._meter.claim_request,
+            on_exchange=functools.partial(self._audit, trial.number),
         )
+
+    def _audit(self, trial_number: int, exchange: Exchange) -> None:
+        """Append the exchange to the audit log, if there is one; never fail the trial."""
+        if self._audit_log is None:
+            return
+        record = exchange_record(
+            trial_number=trial_number,
+            model=str(getattr(self._client, "model", "")),
+            endpoint=str(getattr(self._client, "endpoint", "")),
+            request=exchange.request,
+            reply=exchange.reply,
+            error=exchange.error,
+            params=exchange.params,
+            problem=exchange.problem,
+            outcome=exchange.outcome,
+        )
+        try:
+            self._audit_log.write(record)
+        except OSError as error:
+            _logger.warning(f"Trial {trial_number}: could not write the audit log: {error!r}.")
 
     def _start_prefetch(
         self,
