@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
 
 import openai
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
+from optuna.study import Study
 
 from optuna_llm._client import LLMClient
 from optuna_llm.budget import Budget
@@ -29,7 +31,15 @@ def validate_arguments(
     budget: object,
     batch_size: int,
     prefetch: bool,
+    related_studies: Sequence[object],
 ) -> None:
+    if isinstance(related_studies, str) or not all(
+        isinstance(item, str | Study) for item in related_studies
+    ):
+        raise ValueError(
+            f"`related_studies` must be a list of study names or Study objects, "
+            f"got {related_studies!r}."
+        )
     if not isinstance(prefetch, bool):
         raise ValueError(f"`prefetch` must be True or False, got {prefetch!r}.")
     if not _is_int(batch_size) or batch_size < 1:

@@ -64,13 +64,19 @@ def build_messages(
     specs: Mapping[str, ParamSpec],
     history: HistoryView,
     batch_size: int = 1,
+    prior: str | None = None,
 ) -> list[Message]:
-    """The system and user messages asking for the next ``batch_size`` configurations."""
+    """The system and user messages asking for the next ``batch_size`` configurations.
+
+    ``prior``, experience from related studies, goes before the history, in the part of the
+    prompt that stays the same from trial to trial.
+    """
     names = _objective_names(directions, metric_names)
     parts = [
         f"Task: {_one_paragraph(task, MAX_TASK_CHARS) or 'not described'}",
         _describe_objectives(directions, names),
         "Parameters:\n" + "\n".join(describe_param(spec) for spec in specs.values()),
+        *([prior] if prior else []),
         _describe_history(history, names),
         "Propose the next configuration."
         if batch_size == 1

@@ -38,6 +38,8 @@ from optuna_llm._client import OpenAIChatClient
 from optuna_llm._history import select_history
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import find_covering
+from optuna_llm._prior import RelatedStudy
+from optuna_llm._prior import describe_related
 from optuna_llm._prompt import build_messages
 from optuna_llm._propose import Exchange
 from optuna_llm._propose import Outcome
@@ -173,6 +175,7 @@ class LLMSampler(BaseSampler):
         batch_size: int = 1,
         prefetch: bool = False,
         audit_log: str | os.PathLike[str] | None = None,
+        related_studies: Sequence[str | Study] = (),
     ) -> None:
         validate_arguments(
             model=model,
@@ -190,6 +193,7 @@ class LLMSampler(BaseSampler):
             budget=budget,
             batch_size=batch_size,
             prefetch=prefetch,
+            related_studies=related_studies,
         )
         if isinstance(fallback_sampler, LLMSampler):
             raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
@@ -224,6 +228,9 @@ class LLMSampler(BaseSampler):
         self._n_handed_out = 0
         self._prefetch = prefetch
         self._audit_log = AuditLog(audit_log) if audit_log is not None else None
+        self._related_studies = list(related_studies)
+        self._prior: str | None = None
+        self._prior_read = False
         self._prefetching: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
 
@@ -472,6 +479,7 @@ class LLMSampler(BaseSampler):
             specs=specs,
             history=history,
             batch_size=self._batch_size,
+            prior=self._prior_experience(study),
         )
 
         def repeats(params: Mapping[str, Any]) -> int | None:
@@ -491,6 +499,33 @@ class LLMSampler(BaseSampler):
             claim=self._meter.claim_request,
             on_exchange=functools.partial(self._audit, trial.number),
         )
+
+    def _prior_experience(self, study: Study) -> str | None:
+        """The related studies' best trials, read once: they are taken to be finished."""
+        with self._lock:
+            if self._prior_read:
+                return self._prior
+        related = []
+        for item in self._related_studies:
+            try:
+                other = (
+                    item
+                    if isinstance(item, Study)
+                    else optuna.load_study(study_name=item, storage=study._storage)
+                )
+                related.append(
+                    RelatedStudy(
+                        name=other.study_name,
+                        directions=other.directions,
+                        trials=other.get_trials(deepcopy=False),
+                    )
+                )
+            except Exception as error:
+                _logger.warning(f"Related study {item!r} could not be read: {error!r}.")
+        prior = describe_related(related)
+        with self._lock:
+            self._prior, self._prior_read = prior, True
+        return prior
 
     def _audit(self, trial_number: int, exchange: Exchange) -> None:
         """Append the exchange to the audit log, if there is one; never fail the trial."""
