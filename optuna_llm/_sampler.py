@@ -310,7 +310,7 @@ class LLMSampler(BaseSampler):
             return proposed
         with self._lock:
             context.fallback_names.add(param_name)
-            if context.specs is None or param_name not in context.specs:
+            if context.use_model and (context.specs is None or param_name not in context.specs):
                 context.new_names.append(param_name)
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 

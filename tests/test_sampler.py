@@ -601,3 +601,15 @@ def test_usage_is_recorded_per_trial_and_on_the_sampler(random_server: ScriptedL
 def test_invalid_schedule_or_budget(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ValueError, match=f"`{name}`"):
         LLMSampler(model="m", **kwargs)
+
+
+def test_classical_trials_do_not_call_known_parameters_new(
+    random_server: ScriptedLLMServer,
+) -> None:
+    sampler = _sampler(random_server, schedule=FirstTrials(3))
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(conditional_objective, n_trials=6)
+    for trial in study.trials[3:]:
+        assert trial.user_attrs["llm:reason"] == (
+            "the schedule gave this trial to the classical sampler"
+        )
