@@ -12,6 +12,7 @@ from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import LocalModelError
 from optuna_llm.exceptions import ModelRequestError
 from optuna_llm.exceptions import OptunaLLMError
+from optuna_llm.report import report
 
 
 __version__ = "0.1.0.dev0"
@@ -30,4 +31,5 @@ __all__ = [
     "ReplayClient",
     "Usage",
     "__version__",
+    "report",
 ]

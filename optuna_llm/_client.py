@@ -43,10 +43,10 @@ _SECRET_LIKE = re.compile(r"(?:sk|key|token)-[A-Za-z0-9_\-*.]{4,}", re.IGNORECAS
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat completion to ask for."""
+    """One chat completion to ask for; without a schema, the answer is free text."""
 
     messages: Sequence[Message]
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None
     seed: int | None = None
     temperature: float | None = None
     max_tokens: int | None = None
@@ -140,8 +140,8 @@ class OpenAIChatClient:
 
     def complete(self, request: ChatRequest) -> ChatReply:
         while True:
-            response_format = self._formats[0]
-            probing = self._confirmed_format != response_format
+            response_format = self._formats[0] if request.schema is not None else "text"
+            probing = request.schema is not None and self._confirmed_format != response_format
             try:
                 return self._complete_once(request, response_format, probing)
             except openai.APIStatusError as error:
@@ -177,8 +177,9 @@ class OpenAIChatClient:
                 raise
             completion = client.chat.completions.create(**kwargs)
         latency = time.perf_counter() - start
-        with self._lock:
-            self._confirmed_format = response_format
+        if request.schema is not None:
+            with self._lock:
+                self._confirmed_format = response_format
         return _reply_from(completion, response_format, latency)
 
     def _request_kwargs(self, request: ChatRequest, response_format: str) -> dict[str, Any]:

@@ -71,13 +71,15 @@ def build_messages(
     ``prior``, experience from related studies, goes before the history, in the part of the
     prompt that stays the same from trial to trial.
     """
-    names = _objective_names(directions, metric_names)
     parts = [
-        f"Task: {_one_paragraph(task, MAX_TASK_CHARS) or 'not described'}",
-        _describe_objectives(directions, names),
-        "Parameters:\n" + "\n".join(describe_param(spec) for spec in specs.values()),
-        *([prior] if prior else []),
-        _describe_history(history, names),
+        *_study_parts(
+            task=task,
+            directions=directions,
+            metric_names=metric_names,
+            specs=specs,
+            history=history,
+            prior=prior,
+        ),
         "Propose the next configuration."
         if batch_size == 1
         else f"Propose the next {batch_size} configurations.",
@@ -85,6 +87,59 @@ def build_messages(
     return [
         {"role": "system", "content": SYSTEM_PROMPT if batch_size == 1 else BATCH_SYSTEM_PROMPT},
         {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+REPORT_SYSTEM_PROMPT = """\
+You are an expert in hyperparameter optimization. You review a finished Optuna study for the \
+engineer who ran it. Write a short report in Markdown, at most 250 words, with three sections: \
+"What mattered" (which parameters and ranges drove the objective), "What failed and why" \
+(failed, pruned and poor trials, and likely causes), and "What to try next" (concrete ranges or \
+changes). Be specific, cite trial numbers, and say when the evidence is thin."""
+
+
+def build_report_messages(
+    *,
+    task: str,
+    directions: Sequence[StudyDirection],
+    metric_names: Sequence[str] | None,
+    specs: Mapping[str, ParamSpec],
+    history: HistoryView,
+) -> list[Message]:
+    """The system and user messages asking for a Markdown report on a study."""
+    parts = [
+        *_study_parts(
+            task=task,
+            directions=directions,
+            metric_names=metric_names,
+            specs=specs,
+            history=history,
+            prior=None,
+        ),
+        "Write the report.",
+    ]
+    return [
+        {"role": "system", "content": REPORT_SYSTEM_PROMPT},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+def _study_parts(
+    *,
+    task: str,
+    directions: Sequence[StudyDirection],
+    metric_names: Sequence[str] | None,
+    specs: Mapping[str, ParamSpec],
+    history: HistoryView,
+    prior: str | None,
+) -> list[str]:
+    names = _objective_names(directions, metric_names)
+    return [
+        f"Task: {_one_paragraph(task, MAX_TASK_CHARS) or 'not described'}",
+        _describe_objectives(directions, names),
+        "Parameters:\n" + "\n".join(describe_param(spec) for spec in specs.values()),
+        *([prior] if prior else []),
+        _describe_history(history, names),
     ]
 
 

@@ -1,0 +1,65 @@
+"""A short Markdown analysis of a study, written by the model: what mattered, what failed,
+what to try next.
+
+    from optuna_llm import report
+
+    print(report(study, model="gpt-4o-mini", task="LightGBM on a churn table"))
+
+From the shell: ``optuna-llm report --storage sqlite:///studies.db --study churn --model ...``.
+"""
+
+from __future__ import annotations
+
+import openai
+from optuna.study import Study
+
+from optuna_llm._client import ChatRequest
+from optuna_llm._client import LLMClient
+from optuna_llm._client import OpenAIChatClient
+from optuna_llm._history import select_history
+from optuna_llm._prompt import build_report_messages
+from optuna_llm._search_space import infer_specs
+from optuna_llm.exceptions import InvalidAnswerError
+from optuna_llm.exceptions import ModelRequestError
+
+
+def report(
+    study: Study,
+    *,
+    model: str | None = None,
+    client: openai.OpenAI | LLMClient | None = None,
+    base_url: str | None = None,
+    task: str = "",
+    timeout: float = 300.0,
+    max_history_trials: int = 40,
+) -> str:
+    """Ask the model for a short Markdown report on ``study`` and return it.
+
+    The model sees what the sampler shows it: the task, the objectives, the search space and a
+    bounded selection of trials (best, recent, a spread, failed and pruned ones).
+
+    Raises:
+        ValueError: Neither a model name nor an ``LLMClient`` was given.
+        ModelRequestError: No model could be asked, or it gave no report.
+    """
+    if isinstance(client, LLMClient):
+        llm = client
+    elif model:
+        llm = OpenAIChatClient(model=model, client=client, base_url=base_url, timeout=timeout)
+    else:
+        raise ValueError(
+            "No model to ask: pass `model` (with `base_url` for a local server) or an LLMClient."
+        )
+    trials = study.get_trials(deepcopy=False)
+    messages = build_report_messages(
+        task=task,
+        directions=study.directions,
+        metric_names=study.metric_names,
+        specs=infer_specs(trials),
+        history=select_history(trials, study.directions, max_history_trials),
+    )
+    try:
+        reply = llm.complete(ChatRequest(messages, schema=None, temperature=0.3))
+    except InvalidAnswerError as error:
+        raise ModelRequestError(f"the model gave no report: {error}") from error
+    return reply.text.strip()
