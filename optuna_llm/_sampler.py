@@ -52,6 +52,7 @@ from optuna_llm._snapshot import contains
 from optuna_llm._snapshot import fits
 from optuna_llm._trial_attrs import Provenance
 from optuna_llm._trial_attrs import classify
+from optuna_llm._trial_attrs import write_dashboard_note
 from optuna_llm._trial_attrs import write_planned_params
 from optuna_llm._trial_attrs import write_provenance
 from optuna_llm.audit import AuditLog
@@ -346,6 +347,7 @@ class LLMSampler(BaseSampler):
             usage=context.usage,
         )
         write_provenance(study, trial, provenance)
+        write_dashboard_note(study, trial, provenance, self._fallback.__class__.__name__)
 
     def _uses_model(self, study: Study, trial: FrozenTrial, context: _TrialContext) -> bool:
         """Whether the schedule gives this trial to the model; decided once per trial."""

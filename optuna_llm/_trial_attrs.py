@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from collections.abc import Set
 from dataclasses import dataclass
 from dataclasses import field
+import importlib.util
 import json
 from typing import Any
 from typing import Literal
@@ -63,6 +64,33 @@ class Provenance:
                 attrs[COST_KEY] = round(self.usage.cost, 6)
         return attrs
 
+    def as_markdown(self, sampler_name: str) -> str:
+        """The trial's note in optuna-dashboard."""
+        return "\n\n".join(_markdown_lines(self, sampler_name))
+
+
+_SOURCE_TEXT = {
+    "llm": "the model",
+    "partial": "the model, with some values from {sampler}",
+    "fallback": "{sampler}, instead of the model",
+}
+
+
+def _markdown_lines(provenance: Provenance, sampler_name: str) -> list[str]:
+    lines = [f"**Proposed by** {_SOURCE_TEXT[provenance.source].format(sampler=sampler_name)}."]
+    if provenance.rationale:
+        lines.append(f"**Model's rationale:** {_shorten(provenance.rationale)}")
+    if provenance.reason:
+        lines.append(f"**Why {sampler_name} stepped in:** {_shorten(provenance.reason)}")
+    usage = provenance.usage
+    if usage.requests:
+        cost = f", cost {usage.cost:.6g}" if usage.cost is not None else ""
+        lines.append(
+            f"**Model use:** {usage.requests} request(s), {usage.total_tokens} tokens, "
+            f"{usage.latency:.1f} s{cost}."
+        )
+    return lines
+
 
 def classify(
     params: Mapping[str, Any], model_params: Mapping[str, Any], fallback_names: Set[str]
@@ -101,6 +129,29 @@ def write_provenance(study: Study, trial: FrozenTrial, provenance: Provenance) -
 
 def _shorten(text: str) -> str:
     return text if len(text) <= MAX_ATTR_CHARS else text[: MAX_ATTR_CHARS - 1] + "…"
+
+
+def write_dashboard_note(
+    study: Study, trial: FrozenTrial, provenance: Provenance, sampler_name: str
+) -> None:
+    """Put a short Markdown note on the trial in optuna-dashboard, when it is installed."""
+    if importlib.util.find_spec("optuna_dashboard") is None:
+        return
+    try:
+        from optuna_dashboard import save_note  # noqa: PLC0415 - an optional dependency
+
+        save_note(_NoteTarget(study, trial), provenance.as_markdown(sampler_name))
+    except Exception as error:
+        _logger.warning(f"Trial {trial.number}: could not write its dashboard note: {error!r}")
+
+
+class _NoteTarget:
+    """What optuna-dashboard's ``save_note`` reads of a trial: storage, study and trial id."""
+
+    def __init__(self, study: Study, trial: FrozenTrial) -> None:
+        self.storage = study._storage
+        self.study = study
+        self._trial_id = trial._trial_id
 
 
 def write_planned_params(study: Study, trial: FrozenTrial, params: Mapping[str, Any]) -> None:
