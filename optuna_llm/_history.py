@@ -22,6 +22,11 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 
+# Optuna 5 does not store why a trial failed; an objective can, under this key, as a user
+# attribute (a system attribute of that name, as older tools wrote, is read too).
+FAIL_REASON_KEY = "fail_reason"
+MAX_FAIL_REASON_CHARS = 200
+
 _STATE_NAMES = {
     TrialState.COMPLETE: "complete",
     TrialState.RUNNING: "running",
@@ -39,6 +44,7 @@ class TrialRecord:
     params: dict[str, Any]
     values: tuple[float, ...] | None = None
     last_intermediate: tuple[int, float] | None = None
+    fail_reason: str | None = None
     violation: float | None = None
     best: bool = False
 
@@ -232,12 +238,17 @@ def _record(
         step = max(trial.intermediate_values)
         last_intermediate = (step, trial.intermediate_values[step])
     values = tuple(trial.values) if trial.state == TrialState.COMPLETE and trial.values else None
+    fail_reason = None
+    if trial.state == TrialState.FAIL:
+        recorded = trial.user_attrs.get(FAIL_REASON_KEY, trial.system_attrs.get(FAIL_REASON_KEY))
+        fail_reason = str(recorded)[:MAX_FAIL_REASON_CHARS] if recorded is not None else None
     return TrialRecord(
         number=trial.number,
         state=_STATE_NAMES[trial.state],
         params=dict(params_of(trial)),
         values=values,
         last_intermediate=last_intermediate,
+        fail_reason=fail_reason,
         violation=violation_of(trial) if trial.state == TrialState.COMPLETE else None,
         best=best,
     )

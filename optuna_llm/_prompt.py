@@ -226,6 +226,8 @@ def _describe_record(record: TrialRecord, names: Sequence[str]) -> str:
     elif record.last_intermediate is not None:
         step, value = record.last_intermediate
         outcome = f"pruned at step {step} with {format_number(value)}"
+    elif record.fail_reason:
+        outcome = f"failed with {quote(' '.join(record.fail_reason.split()))}"
     text = f"trial {record.number} ({', '.join(tags)})"
     if outcome:
         text += f": {outcome}"

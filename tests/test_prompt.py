@@ -4,6 +4,7 @@ from collections.abc import Sequence
 import random
 from typing import Any
 
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
@@ -21,6 +22,7 @@ from optuna_llm._prompt import MAX_HISTORY_CHARS
 from optuna_llm._prompt import MAX_TASK_CHARS
 from optuna_llm._prompt import SYSTEM_PROMPT
 from optuna_llm._prompt import Message
+from optuna_llm._prompt import _describe_history
 from optuna_llm._prompt import build_messages
 from optuna_llm._prompt import reask_messages
 from optuna_llm._search_space import ParamSpec
@@ -496,3 +498,20 @@ def test_reask_of_an_empty_answer() -> None:
     messages = reask_messages("", "no JSON object")
     assert messages[0] == {"role": "assistant", "content": ""}
     assert "no JSON object" in messages[1]["content"]
+
+
+def test_failed_trial_shows_the_reason_its_objective_recorded() -> None:
+    study = optuna.create_study()
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 0:
+            trial.set_user_attr("fail_reason", "loss became NaN\nat epoch 3")
+            raise RuntimeError("diverged")
+        return x
+
+    study.optimize(objective, n_trials=2, catch=(RuntimeError,))
+    history = select_history(study.trials, study.directions, 30)
+    text = _describe_history(history, ["value"])
+    assert 'trial 0 (failed): failed with "loss became NaN at epoch 3" | {"x": ' in text
+    assert "trial 1 (complete): value" in text
