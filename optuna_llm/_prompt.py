@@ -84,10 +84,7 @@ def build_messages(
         if batch_size == 1
         else f"Propose the next {batch_size} configurations.",
     ]
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT if batch_size == 1 else BATCH_SYSTEM_PROMPT},
-        {"role": "user", "content": "\n\n".join(parts)},
-    ]
+    return _chat(SYSTEM_PROMPT if batch_size == 1 else BATCH_SYSTEM_PROMPT, parts)
 
 
 REPORT_SYSTEM_PROMPT = """\
@@ -118,8 +115,12 @@ def build_report_messages(
         ),
         "Write the report.",
     ]
+    return _chat(REPORT_SYSTEM_PROMPT, parts)
+
+
+def _chat(system: str, parts: Sequence[str]) -> list[Message]:
     return [
-        {"role": "system", "content": REPORT_SYSTEM_PROMPT},
+        {"role": "system", "content": system},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
 
