@@ -113,8 +113,9 @@ class LLMSampler(BaseSampler):
     ``study.optimize``.
 
     Each trial records where its values came from in user attributes that optuna-dashboard
-    shows: ``llm:source`` (``llm``, ``partial`` or ``fallback``), ``llm:reason`` when it fell
-    back, and ``llm:rationale``, the model's one-sentence explanation.
+    shows: ``llm:source`` (``llm``, ``partial`` or ``fallback``), ``llm:model_share`` (the
+    share of its values from the model, a number the dashboard can filter on), ``llm:reason``
+    when it fell back, and ``llm:rationale``, the model's one-sentence explanation.
 
     Example:
 
@@ -332,16 +333,18 @@ class LLMSampler(BaseSampler):
             prefetch.join(timeout=self._timeout)
         if context is None:
             return
-        source, from_fallback = classify(
-            trial.params, context.model_params, context.fallback_names
-        )
+        classification = classify(trial.params, context.model_params, context.fallback_names)
+        source = classification.source
         if source is None:
             return
         reason = context.reason() if source != "llm" else None
         if reason:
-            self._log_fallback(trial, from_fallback, source, reason, failed=bool(context.reasons))
+            self._log_fallback(
+                trial, classification.from_fallback, source, reason, failed=bool(context.reasons)
+            )
         provenance = Provenance(
             source=source,
+            model_share=classification.model_share,
             reason=reason,
             rationale=context.rationale or None,
             usage=context.usage,

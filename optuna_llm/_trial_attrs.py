@@ -32,6 +32,9 @@ RATIONALE_KEY = "llm:rationale"
 TOKENS_KEY = "llm:tokens"
 LATENCY_KEY = "llm:latency"
 COST_KEY = "llm:cost"
+# A number, not a string: optuna-dashboard plots numeric user attributes as an axis of its
+# Smart Selection parallel coordinates, where a drag selects (filters) the trials.
+MODEL_SHARE_KEY = "llm:model_share"
 MAX_ATTR_CHARS = 500
 PLANNED_PARAMS_KEY = "llm:planned_params"
 # Optuna's own samplers split long system attributes into chunks of this size.
@@ -47,12 +50,16 @@ class Provenance:
     """Where a trial's values came from, and why."""
 
     source: Source
+    model_share: float
     reason: str | None = None
     rationale: str | None = None
     usage: Usage = field(default_factory=Usage)
 
     def as_user_attrs(self) -> dict[str, str | int | float]:
-        attrs: dict[str, str | int | float] = {SOURCE_KEY: self.source}
+        attrs: dict[str, str | int | float] = {
+            SOURCE_KEY: self.source,
+            MODEL_SHARE_KEY: self.model_share,
+        }
         if self.reason:
             attrs[REASON_KEY] = _shorten(self.reason)
         if self.rationale:
@@ -92,14 +99,21 @@ def _markdown_lines(provenance: Provenance, sampler_name: str) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class Classification:
+    source: Source | None
+    from_fallback: list[str]
+    model_share: float
+
+
 def classify(
     params: Mapping[str, Any], model_params: Mapping[str, Any], fallback_names: Set[str]
-) -> tuple[Source | None, list[str]]:
+) -> Classification:
     """Classify the values a trial used: all from the model, some, or none.
 
-    Returns the source and the names whose values came from the fallback. Parameters that
-    neither produced (fixed or single-valued ones) do not count; the source is None when
-    nothing is left to classify.
+    Gives the source, the names whose values came from the fallback, and the share of the
+    classified values that came from the model. Parameters that neither produced (fixed or
+    single-valued ones) do not count; the source is None when nothing is left to classify.
     """
     from_model = {
         name
@@ -107,13 +121,14 @@ def classify(
         if name in model_params and model_params[name] == value
     }
     from_fallback = sorted({name for name in params if name in fallback_names} - from_model)
-    if from_model and from_fallback:
-        return "partial", from_fallback
+    counted = len(from_model) + len(from_fallback)
+    share = round(len(from_model) / counted, 3) if counted else 0.0
+    source: Source | None = None
     if from_model:
-        return "llm", from_fallback
-    if from_fallback:
-        return "fallback", from_fallback
-    return None, from_fallback
+        source = "partial" if from_fallback else "llm"
+    elif from_fallback:
+        source = "fallback"
+    return Classification(source, from_fallback, share)
 
 
 def write_provenance(study: Study, trial: FrozenTrial, provenance: Provenance) -> None:

@@ -76,9 +76,15 @@ def _get(url: str) -> Any:
 def test_dashboard_shows_source_rationale_and_note(dashboard: str) -> None:
     studies = _get(f"{dashboard}/api/studies")["study_summaries"]
     study_id = next(s["study_id"] for s in studies if s["study_name"] == "shown")
-    trials = _get(f"{dashboard}/api/studies/{study_id}?after=0")["trials"]
+    detail = _get(f"{dashboard}/api/studies/{study_id}?after=0")
+    trials = detail["trials"]
     attrs = [{a["key"]: a["value"] for a in trial["user_attrs"]} for trial in trials]
     assert [a["llm:source"] for a in attrs] == ["llm", "llm", "fallback"]
+    assert [a["llm:model_share"] for a in attrs] == ["1.0", "1.0", "0.0"]
+    # A numeric attribute is "sortable": the dashboard sorts its trial table column and
+    # plots it as a Smart Selection axis, where dragging over 1.0 filters the model's trials.
+    sortable = {a["key"]: a["sortable"] for a in detail["union_user_attrs"]}
+    assert sortable["llm:model_share"] is True
     assert attrs[0]["llm:rationale"] == "Random draw."
     assert attrs[2]["llm:reason"] == "the schedule gave this trial to the classical sampler"
     first_note = trials[0]["note"]["body"]

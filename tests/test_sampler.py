@@ -128,6 +128,7 @@ def test_new_define_by_run_parameter_goes_to_the_fallback(
     study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=1)
     last = study.trials[-1]
     assert last.user_attrs["llm:source"] == "partial"
+    assert last.user_attrs["llm:model_share"] == 0.5
     assert last.user_attrs["llm:reason"] == "new to the study: 'y'"
 
 
