@@ -1,0 +1,177 @@
+"""The samplers compared, each as an arm: a name and how to build it for one seeded study."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.samplers import BaseSampler
+
+from benchmarks.hpo.task import Task
+from optuna_llm import LLMSampler
+from optuna_llm.schedules import Always
+
+
+# Requests to the local model on two busy cores take 5 to 30 s; a late answer would turn the
+# model's arms into TPE without saying so.
+MODEL_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible server the model arms ask."""
+
+    base_url: str
+    model: str
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """Everything one benchmark study needs besides the task."""
+
+    seed: int
+    endpoint: Endpoint | None = None
+    audit_log: Path | None = None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A sampler setting under test.
+
+    ``needs_model`` arms ask a live model; ``anonymous`` ones see parameters renamed ``x0``,
+    ``x1``, ... and a neutral task text; ``defaults_first`` ones run the task's default
+    configuration as their first trial.
+    """
+
+    name: str
+    build: Callable[[Task, StudySetup], BaseSampler]
+    needs_model: bool = False
+    anonymous: bool = False
+    defaults_first: bool = False
+
+
+def _random(task: Task, setup: StudySetup) -> BaseSampler:
+    return optuna.samplers.RandomSampler(seed=setup.seed)
+
+
+def _qmc(task: Task, setup: StudySetup) -> BaseSampler:
+    return optuna.samplers.QMCSampler(
+        seed=setup.seed, scramble=True, warn_independent_sampling=False
+    )
+
+
+def _tpe(task: Task, setup: StudySetup) -> BaseSampler:
+    return optuna.samplers.TPESampler(seed=setup.seed)
+
+
+def _tpe_multivariate(task: Task, setup: StudySetup) -> BaseSampler:
+    return optuna.samplers.TPESampler(
+        seed=setup.seed, multivariate=True, warn_independent_sampling=False
+    )
+
+
+def _cmaes(task: Task, setup: StudySetup) -> BaseSampler:
+    return optuna.samplers.CmaEsSampler(seed=setup.seed, warn_independent_sampling=False)
+
+
+def _gp(task: Task, setup: StudySetup) -> BaseSampler:
+    return optuna.samplers.GPSampler(seed=setup.seed, warn_independent_sampling=False)
+
+
+def _llm(schedule: Any | None) -> Callable[[Task, StudySetup], BaseSampler]:
+    def build(task: Task, setup: StudySetup) -> BaseSampler:
+        if setup.endpoint is None:
+            raise ValueError("this arm asks a model, but no endpoint was given")
+        return _llm_sampler(task, setup, setup.endpoint, schedule)
+
+    return build
+
+
+def _llm_unreachable(task: Task, setup: StudySetup) -> BaseSampler:
+    # Port 9 on loopback refuses at once: every trial takes the fallback path, which measures
+    # what the safety net costs and whether it matches TPE alone.
+    endpoint = Endpoint(base_url="http://127.0.0.1:9/v1", model="unreachable")
+    return _llm_sampler(task, setup, endpoint, Always(), retries=0)
+
+
+def _llm_sampler(
+    task: Task, setup: StudySetup, endpoint: Endpoint, schedule: Any | None, retries: int = 2
+) -> LLMSampler:
+    return LLMSampler(
+        model=endpoint.model,
+        base_url=endpoint.base_url,
+        task=task.description,
+        search_space=task.search_space,
+        param_descriptions=task.param_descriptions,
+        seed=setup.seed,
+        fallback_sampler=optuna.samplers.TPESampler(seed=setup.seed),
+        schedule=schedule,
+        timeout=MODEL_TIMEOUT,
+        max_retries=retries,
+        audit_log=setup.audit_log,
+    )
+
+
+ARMS: Mapping[str, Arm] = {
+    arm.name: arm
+    for arm in (
+        Arm("random", _random),
+        Arm("qmc", _qmc),
+        Arm("tpe", _tpe),
+        Arm("tpe_multivariate", _tpe_multivariate),
+        Arm("cmaes", _cmaes),
+        Arm("gp", _gp),
+        Arm("defaults_random", _random, defaults_first=True),
+        Arm("llm_fallback", _llm_unreachable),
+        Arm("llm_pure", _llm(Always()), needs_model=True),
+        Arm("llm_hybrid", _llm(None), needs_model=True),
+        Arm("llm_anonymous", _llm(Always()), needs_model=True, anonymous=True),
+    )
+}
+
+
+def anonymised(task: Task) -> Task:
+    """The task as the anonymous arm sees it: parameters ``x0``, ``x1``, ... and no story.
+
+    Categorical choices keep their values; only names and the task text are hidden.
+    """
+    names = {real: f"x{i}" for i, real in enumerate(task.param_names)}
+
+    def objective(trial: optuna.Trial) -> float:
+        return task.objective(_RenamingTrial(trial, names))  # type: ignore[arg-type]
+
+    direction = "Minimize" if task.direction == "minimize" else "Maximize"
+    return replace(
+        task,
+        description=f"{direction} a black-box function of {len(names)} parameters.",
+        objective=objective,
+        param_names=tuple(names.values()),
+        search_space={names[n]: d for n, d in task.search_space.items()},
+        defaults={names[n]: v for n, v in task.defaults.items()},
+        param_descriptions={},
+    )
+
+
+class _RenamingTrial:
+    """A trial whose ``suggest_*`` calls ask the study under other names."""
+
+    def __init__(self, trial: optuna.Trial, names: Mapping[str, str]) -> None:
+        self._trial = trial
+        self._names = names
+
+    def suggest_float(self, name: str, *args: Any, **kwargs: Any) -> float:
+        return self._trial.suggest_float(self._names[name], *args, **kwargs)
+
+    def suggest_int(self, name: str, *args: Any, **kwargs: Any) -> int:
+        return self._trial.suggest_int(self._names[name], *args, **kwargs)
+
+    def suggest_categorical(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._trial.suggest_categorical(self._names[name], *args, **kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._trial, attribute)

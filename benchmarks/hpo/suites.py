@@ -1,0 +1,83 @@
+"""The two entry points: a quick suite (a few tasks and seeds) and the full one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from benchmarks.hpo.records import StudyKey
+from benchmarks.hpo.task import Task
+
+
+CLASSICAL_ARMS = (
+    "random",
+    "qmc",
+    "tpe",
+    "tpe_multivariate",
+    "cmaes",
+    "gp",
+    "defaults_random",
+    "llm_fallback",
+)
+MODEL_ARMS = ("llm_pure", "llm_hybrid", "llm_anonymous")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Some arms, each run on some tasks for each budget and seed."""
+
+    arms: Sequence[str]
+    budgets: Sequence[int]
+    seeds: int
+    claim: bool = False
+
+    def keys(self, tasks: Sequence[str]) -> list[StudyKey]:
+        return [
+            StudyKey(task, arm, seed, budget)
+            for task in tasks
+            for arm in self.arms
+            for budget in self.budgets
+            for seed in range(self.seeds)
+        ]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    quick_tasks_only: bool
+    groups: Sequence[Group]
+    # Budgets reported from the first trials of longer studies (see records.first_trials).
+    derived_budgets: Sequence[int] = ()
+
+    def keys(self, tasks: Mapping[str, Task]) -> list[StudyKey]:
+        chosen = [t for t in tasks.values() if t.quick or not self.quick_tasks_only]
+        plain = [t.name for t in chosen if t.kind != "claim"]
+        claims = [t.name for t in chosen if t.kind == "claim"]
+        return [k for g in self.groups for k in g.keys(claims if g.claim else plain)]
+
+
+def suite(name: str, *, model_seeds: int = 3, seeds: int = 10) -> Suite:
+    if name == "quick":
+        return Suite(
+            "quick",
+            quick_tasks_only=True,
+            groups=(
+                Group(("random", "tpe", "defaults_random"), (15,), 3),
+                Group(("llm_hybrid",), (15,), 1),
+                Group(("random", "tpe"), (20,), 3, claim=True),
+            ),
+        )
+    if name == "full":
+        return Suite(
+            "full",
+            quick_tasks_only=False,
+            groups=(
+                Group(CLASSICAL_ARMS, (100,), seeds),
+                Group(MODEL_ARMS, (30,), model_seeds),
+                Group(("random", "tpe", "defaults_random"), (20,), seeds, claim=True),
+                Group(("llm_pure",), (20,), model_seeds, claim=True),
+            ),
+            derived_budgets=(30,),
+        )
+    raise ValueError(f"unknown suite {name!r}: use 'quick' or 'full'")

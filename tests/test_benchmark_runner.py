@@ -1,0 +1,181 @@
+"""The benchmark runner: studies in their own processes, saved as data, resumable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+import pytest
+
+from benchmarks.hpo.__main__ import RESULTS_END
+from benchmarks.hpo.__main__ import RESULTS_START
+from benchmarks.hpo.__main__ import _write_between_markers
+from benchmarks.hpo.arms import Endpoint
+from benchmarks.hpo.arms import anonymised
+from benchmarks.hpo.records import StudyKey
+from benchmarks.hpo.records import first_trials
+from benchmarks.hpo.records import read_records
+from benchmarks.hpo.runner import plan
+from benchmarks.hpo.runner import run_plan
+from benchmarks.hpo.runner import trial_records
+from benchmarks.hpo.suites import suite
+from benchmarks.hpo.task import Task
+from optuna_llm.testing import RandomAnswers
+from optuna_llm.testing import ScriptedLLMServer
+
+
+def _bowl(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("width", -3, 3)
+    shape = trial.suggest_categorical("shape", ["flat", "steep"])
+    return x**2 * (4 if shape == "steep" else 1)
+
+
+def tiny_tasks() -> dict[str, Task]:
+    """A registry the worker processes can import by name."""
+    task = Task(
+        name="bowl",
+        description="Minimize a bowl.",
+        direction="minimize",
+        objective=_bowl,
+        param_names=("width", "shape"),
+        search_space={
+            "width": FloatDistribution(-3, 3),
+            "shape": CategoricalDistribution(["flat", "steep"]),
+        },
+        defaults={"width": 0.5, "shape": "flat"},
+        kind="synthetic",
+        optimum=0.0,
+    )
+    return {task.name: task}
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    with ScriptedLLMServer(RandomAnswers(seed=0)) as server:
+        yield Endpoint(base_url=server.base_url, model=server.model)
+
+
+def _keys(arms: tuple[str, ...], seeds: int = 2, n_trials: int = 6) -> list[StudyKey]:
+    return [StudyKey("bowl", arm, seed, n_trials) for arm in arms for seed in range(seeds)]
+
+
+def test_runs_each_study_and_saves_one_record_per_trial(
+    tmp_path: Path, endpoint: Endpoint
+) -> None:
+    keys = _keys(("random", "defaults_random", "llm_pure", "llm_fallback"))
+    lines: list[str] = []
+    outcomes = run_plan(
+        plan(keys, tmp_path),
+        tiny_tasks,
+        tmp_path,
+        workers=2,
+        endpoint=endpoint,
+        report=lines.append,
+    )
+
+    assert [o.error for o in outcomes] == [None] * len(keys)
+    assert len(lines) == len(keys) and lines[-1].startswith(f"[{len(keys)}/{len(keys)}]")
+    records = list(read_records(tmp_path))
+    assert len(records) == len(keys) * 6
+    by_arm = {arm: [r for r in records if r.arm == arm] for arm in ("random", "llm_pure")}
+    assert all(r.requests == 0 and r.source is None for r in by_arm["random"])
+    assert all(r.requests >= 1 and r.tokens > 0 and r.source == "llm" for r in by_arm["llm_pure"])
+    first_defaults = [r for r in records if r.arm == "defaults_random" and r.number == 0]
+    assert [r.params for r in first_defaults] == [{"width": 0.5, "shape": "flat"}] * 2
+    unreachable = [r for r in records if r.arm == "llm_fallback"]
+    assert all(r.source == "fallback" and r.fallback and r.requests == 1 for r in unreachable)
+
+
+def test_a_second_run_resumes_with_the_missing_studies_only(tmp_path: Path) -> None:
+    keys = _keys(("random", "tpe"))
+    run_plan(plan(keys, tmp_path), tiny_tasks, tmp_path, workers=1, endpoint=None, report=print)
+    assert plan(keys, tmp_path).total == 0
+
+    (tmp_path / keys[1].file_name).unlink()
+    again = plan(keys, tmp_path)
+    assert again.other_studies == [keys[1]]
+
+
+def test_a_failing_study_is_reported_and_the_others_are_saved(tmp_path: Path) -> None:
+    keys = _keys(("random", "llm_pure"), seeds=1)  # the model arm has no endpoint
+    lines: list[str] = []
+    outcomes = run_plan(
+        plan(keys, tmp_path), tiny_tasks, tmp_path, workers=1, endpoint=None, report=lines.append
+    )
+    failed = [o for o in outcomes if o.error]
+    assert [o.key.arm for o in failed] == ["llm_pure"]
+    assert "no endpoint" in (failed[0].error or "")
+    assert any("FAILED" in line for line in lines)
+    assert [r.arm for r in read_records(tmp_path)] == ["random"] * 6
+
+
+def test_model_studies_are_planned_apart_seed_by_seed(tmp_path: Path) -> None:
+    work = plan(_keys(("llm_hybrid", "tpe", "llm_pure"), seeds=2), tmp_path)
+    assert [(k.seed, k.arm) for k in work.model_studies] == [
+        (0, "llm_hybrid"),
+        (0, "llm_pure"),
+        (1, "llm_hybrid"),
+        (1, "llm_pure"),
+    ]
+    assert [k.arm for k in work.other_studies] == ["tpe", "tpe"]
+
+
+def test_best_so_far_follows_the_direction_and_skips_failed_trials() -> None:
+    study = optuna.create_study(direction="maximize")
+    for value in (1.0, None, 3.0, 2.0):
+        trial = study.ask()
+        if value is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, value)
+    records = trial_records(StudyKey("t", "a", 0, 4), "maximize", study.trials, [])
+    assert [r.best for r in records] == [1.0, 1.0, 3.0, 3.0]
+    assert [r.state for r in records] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+
+
+def test_anonymised_task_hides_names_but_computes_the_same_values() -> None:
+    task = tiny_tasks()["bowl"]
+    hidden = anonymised(task)
+    assert hidden.param_names == ("x0", "x1")
+    assert set(hidden.search_space) == {"x0", "x1"}
+    assert "bowl" not in hidden.description and hidden.description.startswith("Minimize")
+    study = optuna.create_study()
+    study.enqueue_trial({"x0": 2.0, "x1": "steep"})
+    study.optimize(hidden.objective, n_trials=1)
+    assert study.trials[0].params == {"x0": 2.0, "x1": "steep"}
+    assert study.trials[0].value == 16.0
+
+
+def test_shorter_budgets_come_from_the_first_trials_of_longer_studies(tmp_path: Path) -> None:
+    keys = [StudyKey("bowl", "random", 0, 6), StudyKey("bowl", "tpe", 0, 6)]
+    keys.append(StudyKey("bowl", "tpe", 0, 3))
+    run_plan(plan(keys, tmp_path), tiny_tasks, tmp_path, workers=1, endpoint=None, report=print)
+    records = list(read_records(tmp_path))
+    derived = first_trials(records, 3)
+    assert [(r.arm, r.number, r.n_trials) for r in derived] == [("random", n, 3) for n in range(3)]
+    long_random = [r for r in records if r.arm == "random"][:3]
+    assert [r.params for r in derived] == [r.params for r in long_random]
+
+
+def test_full_suite_runs_model_arms_at_30_trials_and_the_others_at_100() -> None:
+    tasks = tiny_tasks()
+    keys = suite("full", model_seeds=3, seeds=10).keys(tasks)
+    model = {k for k in keys if k.arm.startswith("llm_") and k.arm != "llm_fallback"}
+    assert {k.n_trials for k in model} == {30} and {k.seed for k in model} == {0, 1, 2}
+    others = set(keys) - model
+    assert {k.n_trials for k in others} == {100} and {k.seed for k in others} == set(range(10))
+    assert {k.arm for k in others} >= {"random", "qmc", "tpe", "cmaes", "gp", "defaults_random"}
+
+
+def test_generated_results_replace_only_their_own_part(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\nHand-written.\n")
+    _write_between_markers(page, "first")
+    _write_between_markers(page, "second")
+    text = page.read_text()
+    assert text.startswith("# Benchmarks\n\nHand-written.\n")
+    assert text.count(RESULTS_START) == 1 and text.count(RESULTS_END) == 1
+    assert "second" in text and "first" not in text
