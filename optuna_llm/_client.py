@@ -36,6 +36,11 @@ RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object", "text")
 mode; ``text`` asks for nothing and relies on the prompt and tolerant parsing.
 """
 
+# A real answer is bounded by max_tokens (a few KB); a response far larger than that comes
+# from a broken or hostile server and is refused before it is read or parsed.
+MAX_RESPONSE_BYTES = 1_000_000
+MAX_ANSWER_CHARS = 100_000
+
 _REJECTION_HINTS = ("response_format", "json_schema", "json_object", "'text'", "schema")
 _PLACEHOLDER_API_KEY = "not-needed"
 _SECRET_LIKE = re.compile(r"(?:sk|key|token)-[A-Za-z0-9_\-*.]{4,}", re.IGNORECASE)
@@ -150,9 +155,17 @@ class OpenAIChatClient:
             except openai.APITimeoutError as error:
                 raise ModelRequestError(f"no answer within {self._timeout:g} s.") from error
             except openai.APIConnectionError as error:
+                if isinstance(error.__cause__, ResponseTooLargeError):
+                    raise ModelRequestError(str(error.__cause__)) from error
                 raise ModelRequestError(f"cannot reach {self.endpoint}.") from error
             except openai.OpenAIError as error:
                 raise ModelRequestError(redact(str(error))) from error
+            except ValueError as error:
+                # The body was not JSON, or not UTF-8: a proxy's error page, a cut connection.
+                detail = redact(str(error))[:200]
+                raise ModelRequestError(
+                    f"unreadable response from the endpoint: {detail}"
+                ) from error
 
     def _complete_once(
         self, request: ChatRequest, response_format: str, probing: bool
@@ -171,6 +184,7 @@ class OpenAIChatClient:
                 return self._complete_once(request, response_format, probing)
             if _is_format_rejection(error) or not probing:
                 raise
+            time.sleep(min(_retry_after(error), self._timeout))
             completion = client.chat.completions.create(**kwargs)
         except (openai.APIConnectionError, openai.APITimeoutError):
             if not probing:
@@ -237,8 +251,35 @@ def _build_openai_client(
         # Local servers (llama.cpp, Ollama, vLLM, LM Studio) need no key, but the client does.
         api_key = _PLACEHOLDER_API_KEY
     return openai.OpenAI(
-        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=openai.DefaultHttpxClient(event_hooks={"response": [_refuse_large_response]}),
     )
+
+
+def _retry_after(error: openai.APIStatusError) -> float:
+    """Seconds the server asked to wait (``Retry-After``), as the openai client reads them."""
+    value = error.response.headers.get("retry-after", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 0.0
+    return seconds if 0 < seconds <= 60 else 0.0
+
+
+class ResponseTooLargeError(Exception):
+    """The endpoint announced a response larger than :data:`MAX_RESPONSE_BYTES`."""
+
+
+def _refuse_large_response(response: Any) -> None:
+    """Refuse an oversized body from its headers, before it is read."""
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise ResponseTooLargeError(
+            f"the response is {int(declared):,} bytes, over the {MAX_RESPONSE_BYTES:,} accepted."
+        )
 
 
 def _reply_from(completion: Any, response_format: str, latency: float) -> ChatReply:
@@ -250,6 +291,10 @@ def _reply_from(completion: Any, response_format: str, latency: float) -> ChatRe
     text = message.content
     if not isinstance(text, str) or not text.strip():
         raise InvalidAnswerError("The answer was empty.")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ModelRequestError(
+            f"the answer is {len(text):,} characters, over the {MAX_ANSWER_CHARS:,} accepted."
+        )
     usage = getattr(completion, "usage", None)
     return ChatReply(
         text=text,

@@ -17,6 +17,7 @@ from optuna_llm._client import ChatReply
 from optuna_llm._client import ChatRequest
 from optuna_llm._client import LLMClient
 from optuna_llm._client import Message
+from optuna_llm._client import redact
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import duplicate_error
 from optuna_llm._parse import find_covering
@@ -25,6 +26,7 @@ from optuna_llm._prompt import reask_messages
 from optuna_llm._search_space import ParamSpec
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import ModelRequestError
+from optuna_llm.exceptions import OptunaLLMError
 
 
 MAX_ATTEMPTS = 2
@@ -106,6 +108,14 @@ def propose(
             problem = str(error)
             outcome = "failed" if last else "re-ask"
             on_exchange(Exchange(request, None, problem, None, problem, outcome))
+        except OptunaLLMError:
+            raise  # e.g. a strict replay that diverged: meant to stop the study
+        except Exception as error:
+            # A client of the user's own, or a transport library, failing in a way nobody
+            # foresaw: still only the model's failure, never the study's.
+            detail = f"{type(error).__name__}: {redact(str(error))[:200]}"
+            on_exchange(Exchange(request, None, detail, None, None, "failed"))
+            return Outcome({}, failure=f"request failed: {detail}", replies=replies)
         else:
             replies.append(reply)
             answer_text = reply.text

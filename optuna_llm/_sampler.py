@@ -338,6 +338,11 @@ class LLMSampler(BaseSampler):
         if source is None:
             return
         reason = context.reason() if source != "llm" else None
+        if source != "llm" and not reason:
+            # The answer was valid but left out parameters it may omit (conditional ones, or
+            # any before the study has run a trial).
+            missing = ", ".join(map(repr, classification.from_fallback))
+            reason = f"the model gave no value for {missing}"
         if reason:
             self._log_fallback(
                 trial, classification.from_fallback, source, reason, failed=bool(context.reasons)
