@@ -151,7 +151,10 @@ class OpenAIChatClient:
                 return self._complete_once(request, response_format, probing)
             except openai.APIStatusError as error:
                 if not probing or not self._step_down(response_format, error):
-                    raise ModelRequestError(_describe_status_error(error)) from error
+                    detail = self._redact(str(error.message))[:300]
+                    raise ModelRequestError(
+                        f"HTTP {error.status_code} from the endpoint: {detail}"
+                    ) from error
             except openai.APITimeoutError as error:
                 raise ModelRequestError(f"no answer within {self._timeout:g} s.") from error
             except openai.APIConnectionError as error:
@@ -159,10 +162,10 @@ class OpenAIChatClient:
                     raise ModelRequestError(str(error.__cause__)) from error
                 raise ModelRequestError(f"cannot reach {self.endpoint}.") from error
             except openai.OpenAIError as error:
-                raise ModelRequestError(redact(str(error))) from error
+                raise ModelRequestError(self._redact(str(error))) from error
             except ValueError as error:
                 # The body was not JSON, or not UTF-8: a proxy's error page, a cut connection.
-                detail = redact(str(error))[:200]
+                detail = self._redact(str(error))[:200]
                 raise ModelRequestError(
                     f"unreadable response from the endpoint: {detail}"
                 ) from error
@@ -232,6 +235,10 @@ class OpenAIChatClient:
             if self._formats[0] == response_format:
                 self._formats.pop(0)
         return True
+
+    def _redact(self, text: str) -> str:
+        """``redact``, also hiding the key of a client the user passed in."""
+        return redact(text, self._client.api_key if self._client is not None else None)
 
     def _openai_client(self) -> openai.OpenAI:
         with self._lock:
@@ -331,13 +338,9 @@ def _is_token_limit_rejection(error: openai.APIStatusError) -> bool:
     return error.status_code == 400 and "max_tokens" in text and "max_completion_tokens" in text
 
 
-def _describe_status_error(error: openai.APIStatusError) -> str:
-    return f"HTTP {error.status_code} from the endpoint: {redact(str(error.message))[:300]}"
-
-
-def redact(text: str) -> str:
-    """Hide anything that looks like an API key, and the key in the environment."""
-    api_key = os.environ.get("OPENAI_API_KEY")
-    if api_key:
-        text = text.replace(api_key, "***")
+def redact(text: str, *secrets: str | None) -> str:
+    """Hide anything that looks like an API key, the key in the environment, and ``secrets``."""
+    for secret in (os.environ.get("OPENAI_API_KEY"), *secrets):
+        if secret and secret != _PLACEHOLDER_API_KEY:
+            text = text.replace(secret, "***")
     return _SECRET_LIKE.sub("***", text)
