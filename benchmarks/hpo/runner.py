@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -62,6 +63,7 @@ def run_study(
     """Run one study to the end and save its records (the body of a worker process)."""
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     arm = ARMS[key.arm]
     task = tasks()[key.task]
     if arm.anonymous:
