@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 import hashlib
 import importlib.util
+import itertools
+import multiprocessing
 import os
 from pathlib import Path
 import socket
@@ -20,15 +22,19 @@ from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import Trial
 from optuna.trial import TrialState
 import pytest
 
+from optuna_llm import LLMSampler
 from optuna_llm import LocalModelError
 from optuna_llm.local import BUNDLED_MODEL_FILE
 from optuna_llm.local import BUNDLED_MODEL_SHA256
 from optuna_llm.local import LocalLLMServer
 from optuna_llm.local import bundled_model_path
+from optuna_llm.schedules import Always
 
 
 HAS_LOCAL_EXTRA = all(
@@ -218,3 +224,46 @@ def test_conditional_space_on_the_local_model(llm: LocalLLMServer) -> None:
         assert set(trial.params) == expected
     sources = [t.user_attrs["llm:source"] for t in study.trials]
     assert sources.count("llm") + sources.count("partial") >= 3, sources
+
+
+def _shared_model_worker(journal: str, base_url: str, model: str, seed: int) -> None:
+    sampler = LLMSampler(
+        model=model,
+        base_url=base_url,
+        search_space=SPACE,
+        schedule=Always(),
+        seed=seed,
+        timeout=300,
+    )
+    storage = JournalStorage(JournalFileBackend(journal))
+    study = optuna.load_study(study_name="shared", storage=storage, sampler=sampler)
+    study.optimize(_objective, n_trials=3)
+
+
+@pytest.mark.local_llm
+def test_two_worker_processes_share_the_local_model(llm: LocalLLMServer, tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.log")
+    optuna.create_study(study_name="shared", storage=JournalStorage(JournalFileBackend(journal)))
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_shared_model_worker, args=(journal, llm.base_url, llm.model, s))
+        for s in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=900)
+    assert [w.exitcode for w in workers] == [0, 0]
+
+    storage = JournalStorage(JournalFileBackend(journal))
+    trials = optuna.load_study(study_name="shared", storage=storage).trials
+    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    from_model = [t for t in trials if t.user_attrs["llm:source"] == "llm"]
+    assert len(from_model) >= 3
+    for a, b in itertools.combinations(from_model, 2):
+        assert a.datetime_start and a.datetime_complete
+        assert b.datetime_start and b.datetime_complete
+        ran_together = a.datetime_start < b.datetime_complete < a.datetime_complete or (
+            b.datetime_start < a.datetime_complete < b.datetime_complete
+        )
+        assert not (ran_together and a.params == b.params)
