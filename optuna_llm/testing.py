@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 import json
 import random
+import sys
 import threading
 import time
 from types import TracebackType
@@ -132,6 +133,14 @@ class RandomAnswers:
         return self._random.uniform(low, high)
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """Says nothing when a client hangs up early, as a client refusing a huge answer does."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class ScriptedLLMServer:
     """An OpenAI-compatible chat completions server on 127.0.0.1 that answers from a script.
 
@@ -191,7 +200,7 @@ class ScriptedLLMServer:
         return openai.OpenAI(base_url=self.base_url, **kwargs)
 
     def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="scripted-llm-server", daemon=True

@@ -142,12 +142,19 @@ class Plan:
         return len(self.model_studies) + len(self.other_studies)
 
 
+# Model studies are slow (about 10 s a request on two cores); a partial run should first cover
+# every task with the default hybrid setting, then with the model alone, then the control.
+MODEL_ARM_ORDER = ("llm_hybrid", "llm_pure", "llm_anonymous")
+
+
 def plan(keys: Sequence[StudyKey], results: Path) -> Plan:
     """The studies not yet saved, seed-major so that a partial run covers every arm evenly."""
-    pending = sorted(
-        (k for k in keys if not is_done(results, k)),
-        key=lambda k: (k.seed, k.n_trials, k.task, k.arm),
-    )
+
+    def order(key: StudyKey) -> tuple[int, int, int, str, str]:
+        rank = MODEL_ARM_ORDER.index(key.arm) if key.arm in MODEL_ARM_ORDER else 0
+        return (key.seed, rank, key.n_trials, key.task, key.arm)
+
+    pending = sorted((k for k in keys if not is_done(results, k)), key=order)
     return Plan(
         model_studies=[k for k in pending if ARMS[k.arm].needs_model],
         other_studies=[k for k in pending if not ARMS[k.arm].needs_model],
