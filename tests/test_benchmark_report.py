@@ -11,20 +11,20 @@ import pytest
 
 from benchmarks.hpo.records import StudyKey
 from benchmarks.hpo.records import TrialRecord
-from benchmarks.hpo.report import TaskInfo
-from benchmarks.hpo.report import TaskResults
-from benchmarks.hpo.report import area_under_curve
-from benchmarks.hpo.report import average_ranks
-from benchmarks.hpo.report import best_so_far
-from benchmarks.hpo.report import compare_arms
-from benchmarks.hpo.report import fmt
-from benchmarks.hpo.report import lower_median
-from benchmarks.hpo.report import lower_sample
-from benchmarks.hpo.report import model_arms
-from benchmarks.hpo.report import normalised_regret
-from benchmarks.hpo.report import reference_values
 from benchmarks.hpo.report import render_report
-from benchmarks.hpo.report import trials_to_reach
+from benchmarks.hpo.stats import TaskInfo
+from benchmarks.hpo.stats import TaskResults
+from benchmarks.hpo.stats import area_under_curve
+from benchmarks.hpo.stats import average_ranks
+from benchmarks.hpo.stats import best_so_far
+from benchmarks.hpo.stats import compare_arms
+from benchmarks.hpo.stats import lower_median
+from benchmarks.hpo.stats import lower_sample
+from benchmarks.hpo.stats import model_arms
+from benchmarks.hpo.stats import normalised_regret
+from benchmarks.hpo.stats import reference_values
+from benchmarks.hpo.stats import trials_to_reach
+from benchmarks.hpo.tables import fmt
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
