@@ -105,8 +105,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     started = _now()
     with _endpoint(args, needed=bool(work.model_studies)) as endpoint:
+        # Logged before the studies run: a long run is often stopped rather than finished.
+        _log_run(results, started, endpoint)
         outcomes = run_plan(work, all_tasks, results, workers=args.workers, endpoint=endpoint)
-    _log_run(results, started, endpoint)
+    _log_run(results, started, endpoint, finished=_now())
     failed = [o for o in outcomes if o.error]
     print(f"{len(outcomes) - len(failed)} studies saved, {len(failed)} failed")
     return 1 if failed else 0
@@ -125,15 +127,19 @@ def _endpoint(args: argparse.Namespace, *, needed: bool) -> Iterator[Endpoint | 
             yield Endpoint(base_url=server.base_url, model=server.model)
 
 
-def _log_run(results: Path, started: str, endpoint: Endpoint | None) -> None:
-    """Append the command and versions that produced these results to ``runs.json``."""
+def _log_run(
+    results: Path, started: str, endpoint: Endpoint | None, finished: str | None = None
+) -> None:
+    """Record the command and versions that produced these results in ``runs.json``."""
     log = results / "runs.json"
-    runs = json.loads(log.read_text()) if log.exists() else []
+    runs = (
+        [r for r in json.loads(log.read_text()) if r["started"] != started] if log.exists() else []
+    )
     runs.append(
         {
             "command": "python -m benchmarks.hpo " + shlex.join(sys.argv[1:]),
             "started": started,
-            "finished": _now(),
+            "finished": finished,
             "model": endpoint.model if endpoint else None,
             "python": platform.python_version(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -198,8 +204,9 @@ def _provenance(results: Path) -> str:
     for run in runs:
         versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
         model = f"; model {run['model']}" if run["model"] else ""
+        until = run["finished"] or "stopped before the end"
         lines.append(
-            f"- `{run['command']}` ({run['started']} to {run['finished']}; "
+            f"- `{run['command']}` ({run['started']} to {until}; "
             f"Python {run['python']}, {run['machine']}{model}; {versions})"
         )
     return "\n".join(lines) + "\n\n"

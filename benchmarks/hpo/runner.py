@@ -193,7 +193,10 @@ def run_plan(
                 progress.finished(outcome)
         return outcomes
     except KeyboardInterrupt:
-        report("interrupted: finished studies are saved; run again to resume")
+        report(
+            "interrupted: waiting for the running studies (Ctrl-C again stops them unsaved); "
+            "run again to resume"
+        )
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
         raise
