@@ -14,7 +14,7 @@ CLASSICAL_ARMS = (
     "random",
     "qmc",
     "tpe",
-    "tpe_multivariate",
+    "tpe_independent",
     "cmaes",
     "gp",
     "defaults_random",
