@@ -15,6 +15,7 @@ from optuna.samplers import BaseSampler
 from benchmarks.hpo.task import Task
 from optuna_llm import LLMSampler
 from optuna_llm.schedules import Always
+from optuna_llm.schedules import ScheduleFn
 
 
 # Requests to the local model on two busy cores take 5 to 30 s; a late answer would turn the
@@ -83,7 +84,7 @@ def _gp(task: Task, setup: StudySetup) -> BaseSampler:
     return optuna.samplers.GPSampler(seed=setup.seed, warn_independent_sampling=False)
 
 
-def _llm(schedule: Any | None) -> Callable[[Task, StudySetup], BaseSampler]:
+def _llm(schedule: ScheduleFn | None) -> Callable[[Task, StudySetup], BaseSampler]:
     def build(task: Task, setup: StudySetup) -> BaseSampler:
         if setup.endpoint is None:
             raise ValueError("this arm asks a model, but no endpoint was given")
@@ -100,7 +101,11 @@ def _llm_unreachable(task: Task, setup: StudySetup) -> BaseSampler:
 
 
 def _llm_sampler(
-    task: Task, setup: StudySetup, endpoint: Endpoint, schedule: Any | None, retries: int = 2
+    task: Task,
+    setup: StudySetup,
+    endpoint: Endpoint,
+    schedule: ScheduleFn | None,
+    retries: int = 2,
 ) -> LLMSampler:
     return LLMSampler(
         model=endpoint.model,

@@ -219,7 +219,6 @@ class _Progress:
     def __init__(self, total: int, report: Callable[[str], None]) -> None:
         self._total = total
         self._done = 0
-        self._failed = 0
         self._started = time.monotonic()
         self._report = report
 
@@ -230,7 +229,6 @@ class _Progress:
         key = outcome.key
         what = f"{key.task} {key.arm} seed {key.seed} n={key.n_trials}"
         if outcome.error:
-            self._failed += 1
             result = f"FAILED: {outcome.error}"
         else:
             best = "no completed trial" if outcome.best is None else f"best {outcome.best:.6g}"
@@ -241,10 +239,6 @@ class _Progress:
             f"(elapsed {_clock(elapsed)}, about {_clock(rest)} left)"
         )
         sys.stdout.flush()
-
-    @property
-    def failed(self) -> int:
-        return self._failed
 
 
 def _clock(seconds: float) -> str:
