@@ -324,6 +324,15 @@ def test_lower_sample_ties_identical_samples() -> None:
     assert lower_sample(np.array([]), same) == 0
 
 
+def test_one_seed_is_never_significant_against_tied_seeds() -> None:
+    # The normal approximation scipy uses with ties gives p = 0.008 here.
+    one = np.array([2.0])
+    tied = np.array([1.0] * 9)
+    assert lower_sample(one, tied) == 0
+    assert lower_sample(tied, one) == 0
+    assert lower_sample(np.array([2.0, 2.5]), np.array([1.0] * 10 + [0.5])) == -1
+
+
 def test_equal_final_values_are_decided_by_the_area_under_the_curve() -> None:
     fast = [[3.0 + 0.1 * s, 1.0] for s in range(4)]
     slow = [[5.0 + 0.1 * s, 1.0] for s in range(4)]

@@ -181,8 +181,10 @@ def pairwise_section(results: Sequence[TaskResults], arms: Sequence[str]) -> lis
         f"best values (alpha = {ALPHA}); if it is not significant, the same test on the area "
         f"under the best-so-far curve (its mean over trials, oriented so that lower is better). A "
         f"significant difference is a win for the arm with the better values, anything else "
-        f"a tie. Each cell counts the row arm's wins, ties and losses against the column arm "
-        f"over the {len(results)} tasks.",
+        f"a tie; so is every pair with too few seeds for any outcome of the exact test to "
+        f"reach {ALPHA} (one seed against fewer than 40, two against fewer than 8, three "
+        f"against fewer than 5). Each cell counts the row arm's wins, ties and losses "
+        f"against the column arm over the {len(results)} tasks.",
         borda_table(outcomes, arms),
     ]
 

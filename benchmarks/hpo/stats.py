@@ -265,9 +265,14 @@ def area_under_curve(rows: Curve, direction: str) -> Curve:
 def lower_sample(x: Curve, y: Curve, alpha: float = ALPHA) -> int:
     """+1 if ``x`` is significantly lower than ``y``, -1 if higher, 0 if not significant.
 
-    Two-sided Mann-Whitney U test; samples that are all equal are never significant.
+    Two-sided Mann-Whitney U test; samples that are all equal are never significant, and
+    neither are samples too small for any ordering of them to reach ``alpha`` in the exact
+    test: with ties scipy falls back to the normal approximation, which can call one seed
+    against many tied ones significant.
     """
     if len(x) == 0 or len(y) == 0 or np.unique(np.concatenate([x, y])).size == 1:
+        return 0
+    if 2 / math.comb(len(x) + len(y), len(x)) >= alpha:
         return 0
     result = mannwhitneyu(x, y, alternative="two-sided")
     if not float(result.pvalue) < alpha:
