@@ -315,6 +315,14 @@ def test_average_ranks_average_ties_and_tasks() -> None:
     assert ranks["c"].tolist() == [2.25, 2.5]
 
 
+def test_average_ranks_leave_out_arms_missing_from_a_task() -> None:
+    first = _task("minimize", {"a": [[2, 2]], "b": [[3, 3]], "partial": [[1, 1]]})
+    second = _task("minimize", {"a": [[2, 2]], "b": [[1, 1]]})
+    ranks = average_ranks([first, second])
+    assert set(ranks) == {"a", "b"}
+    assert ranks["a"].tolist() == [1.5, 1.5]
+
+
 def test_lower_sample_ties_identical_samples() -> None:
     same = np.array([1.0, 1.0, 1.0, 1.0])
     assert lower_sample(same, same) == 0

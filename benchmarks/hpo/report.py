@@ -141,9 +141,9 @@ def curves_section(
         "value defined under the regret table.",
         "### Average rank",
         images.link(ranks_file, f"Average rank, {n_trials} trials"),
-        "At each trial the arms are ranked on each task by their mean best value so far "
-        "(1 = best, ties share the average rank); the plot shows each arm's rank averaged "
-        "over the tasks it ran.",
+        "At each trial the arms that ran every task are ranked on each task by their mean "
+        "best value so far (1 = best, ties share the average rank); the plot shows each "
+        "arm's rank averaged over the tasks. Arms missing from some task are left out.",
     ]
 
 

@@ -196,15 +196,18 @@ def mean_and_se(rows: Curve) -> tuple[Curve, Curve]:
 
 
 def average_ranks(results: Iterable[TaskResults]) -> dict[str, Curve]:
-    """Each arm's rank at each trial, averaged over the tasks it ran.
+    """The rank at each trial, averaged over the tasks, of each arm that ran every task.
 
-    Per task and trial, arms are ranked by their mean best-so-far over seeds (1 = best; tied
-    arms share the average of their ranks).
+    Per task and trial, those arms are ranked by their mean best-so-far over seeds (1 = best;
+    tied arms share the average of their ranks). An arm missing from some tasks is left out:
+    its average would be over other tasks than everyone else's.
     """
+    tasks = list(results)
+    everywhere = set.intersection(*(set(task.curves) for task in tasks)) if tasks else set()
     totals: dict[str, Curve] = {}
     counts: dict[str, int] = defaultdict(int)
-    for task in results:
-        arms = sorted(task.curves)
+    for task in tasks:
+        arms = sorted(everywhere)
         means = np.vstack([task.curves[arm].mean(axis=0) for arm in arms]) * task.info.sign
         ranks = np.asarray(rankdata(np.nan_to_num(means, nan=np.inf), axis=0), dtype=float)
         for arm, row in zip(arms, ranks, strict=True):
