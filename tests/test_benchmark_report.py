@@ -18,6 +18,7 @@ from benchmarks.hpo.stats import area_under_curve
 from benchmarks.hpo.stats import average_ranks
 from benchmarks.hpo.stats import best_so_far
 from benchmarks.hpo.stats import compare_arms
+from benchmarks.hpo.stats import fewest_to_test
 from benchmarks.hpo.stats import lower_median
 from benchmarks.hpo.stats import lower_sample
 from benchmarks.hpo.stats import model_arms
@@ -339,6 +340,10 @@ def test_one_seed_is_never_significant_against_tied_seeds() -> None:
     assert lower_sample(one, tied) == 0
     assert lower_sample(tied, one) == 0
     assert lower_sample(np.array([2.0, 2.5]), np.array([1.0] * 10 + [0.5])) == -1
+
+
+def test_fewest_seeds_the_exact_test_needs() -> None:
+    assert [fewest_to_test(n) for n in (1, 2, 3, 4)] == [40, 8, 5, 4]
 
 
 def test_equal_final_values_are_decided_by_the_area_under_the_curve() -> None:

@@ -27,6 +27,7 @@ from benchmarks.hpo.stats import TaskInfo
 from benchmarks.hpo.stats import TaskResults
 from benchmarks.hpo.stats import average_ranks
 from benchmarks.hpo.stats import claim_check
+from benchmarks.hpo.stats import fewest_to_test
 from benchmarks.hpo.stats import group_studies
 from benchmarks.hpo.stats import model_arms
 from benchmarks.hpo.stats import model_usage
@@ -182,9 +183,10 @@ def pairwise_section(results: Sequence[TaskResults], arms: Sequence[str]) -> lis
         f"under the best-so-far curve (its mean over trials, oriented so that lower is better). A "
         f"significant difference is a win for the arm with the better values, anything else "
         f"a tie; so is every pair with too few seeds for any outcome of the exact test to "
-        f"reach {ALPHA} (one seed against fewer than 40, two against fewer than 8, three "
-        f"against fewer than 5). Each cell counts the row arm's wins, ties and losses "
-        f"against the column arm over the {len(results)} tasks.",
+        f"reach {ALPHA} (one seed against fewer than {fewest_to_test(1)}, two against fewer "
+        f"than {fewest_to_test(2)}, three against fewer than {fewest_to_test(3)}). Each cell "
+        f"counts the row arm's wins, ties and losses against the column arm over the "
+        f"{len(results)} tasks.",
         borda_table(outcomes, arms),
     ]
 

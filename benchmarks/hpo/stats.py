@@ -203,17 +203,16 @@ def average_ranks(results: Iterable[TaskResults]) -> dict[str, Curve]:
     its average would be over other tasks than everyone else's.
     """
     tasks = list(results)
-    everywhere = set.intersection(*(set(task.curves) for task in tasks)) if tasks else set()
+    if not tasks:
+        return {}
+    arms = sorted(set.intersection(*(set(task.curves) for task in tasks)))
     totals: dict[str, Curve] = {}
-    counts: dict[str, int] = defaultdict(int)
     for task in tasks:
-        arms = sorted(everywhere)
         means = np.vstack([task.curves[arm].mean(axis=0) for arm in arms]) * task.info.sign
         ranks = np.asarray(rankdata(np.nan_to_num(means, nan=np.inf), axis=0), dtype=float)
         for arm, row in zip(arms, ranks, strict=True):
             totals[arm] = totals[arm] + row if arm in totals else row
-            counts[arm] += 1
-    return {arm: totals[arm] / counts[arm] for arm in totals}
+    return {arm: total / len(tasks) for arm, total in totals.items()}
 
 
 def normalised_regret(values: Curve, info: TaskInfo, best_ref: float, worst_ref: float) -> Curve:
@@ -265,6 +264,17 @@ def area_under_curve(rows: Curve, direction: str) -> Curve:
     return np.asarray(orientation(direction) * np.atleast_2d(rows).mean(axis=1), dtype=float)
 
 
+def can_reach(n_x: int, n_y: int, alpha: float = ALPHA) -> bool:
+    """Whether the exact two-sided Mann-Whitney test on samples of these sizes can reach
+    ``alpha``: its smallest p-value, for fully separated samples, is 2 / C(n_x + n_y, n_x)."""
+    return 2 / math.comb(n_x + n_y, n_x) < alpha
+
+
+def fewest_to_test(n_x: int, alpha: float = ALPHA) -> int:
+    """The smallest other sample that a sample of ``n_x`` can be tested against at ``alpha``."""
+    return next(n_y for n_y in itertools.count(1) if can_reach(n_x, n_y, alpha))
+
+
 def lower_sample(x: Curve, y: Curve, alpha: float = ALPHA) -> int:
     """+1 if ``x`` is significantly lower than ``y``, -1 if higher, 0 if not significant.
 
@@ -275,7 +285,7 @@ def lower_sample(x: Curve, y: Curve, alpha: float = ALPHA) -> int:
     """
     if len(x) == 0 or len(y) == 0 or np.unique(np.concatenate([x, y])).size == 1:
         return 0
-    if 2 / math.comb(len(x) + len(y), len(x)) >= alpha:
+    if not can_reach(len(x), len(y), alpha):
         return 0
     result = mannwhitneyu(x, y, alternative="two-sided")
     if not float(result.pvalue) < alpha:
