@@ -8,6 +8,7 @@ from optuna_llm._sampler import LLMSampler
 from optuna_llm.audit import ReplayClient
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
+from optuna_llm.exceptions import EndpointUnavailableError
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import LocalModelError
 from optuna_llm.exceptions import ModelRequestError
@@ -21,6 +22,7 @@ __all__ = [
     "Budget",
     "ChatReply",
     "ChatRequest",
+    "EndpointUnavailableError",
     "InvalidAnswerError",
     "LLMClient",
     "LLMSampler",

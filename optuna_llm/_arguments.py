@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 
-import openai
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
 
 from optuna_llm._client import LLMClient
+from optuna_llm._client import is_client
 from optuna_llm.budget import Budget
 
 
@@ -50,7 +50,7 @@ def validate_arguments(
         )
     if budget is not None and not isinstance(budget, Budget):
         raise ValueError(f"`budget` must be an optuna_llm.Budget, got {budget!r}.")
-    if client is not None and not isinstance(client, openai.OpenAI | LLMClient):
+    if client is not None and not is_client(client):
         raise ValueError(f"`client` must be an openai.OpenAI or an LLMClient, got {client!r}.")
     if not isinstance(client, LLMClient) and (not isinstance(model, str) or not model.strip()):
         raise ValueError(f"`model` must name the model to ask, got {model!r}.")

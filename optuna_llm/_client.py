@@ -1,10 +1,13 @@
-"""Talking to a model: the ``LLMClient`` protocol and its OpenAI-compatible implementation.
+"""Talking to a model: the ``LLMClient`` protocol, its OpenAI-compatible implementation, and
+the one place that builds a client from the user's arguments (:func:`make_client`).
 
-This is the only module that imports ``openai``. Transport errors are retried by the ``openai``
-client itself (``max_retries``, honouring ``Retry-After``); this module adds only what differs
-between OpenAI-compatible servers: which structured response format an endpoint accepts. It
-tries the most structured one first, steps down at once when the endpoint rejects it, and
-remembers what worked.
+The only module that sends requests through ``openai`` (``testing`` and ``local`` merely hand
+users a ready ``openai.OpenAI`` for their servers). Transport errors are retried by the
+``openai`` client itself (``max_retries``, honouring ``Retry-After``); this module adds only what
+differs between OpenAI-compatible servers: which structured response format an endpoint
+accepts. It tries the most structured one first, steps down at once when the endpoint rejects
+it, and remembers what worked. Failures that mean the endpoint itself did not answer raise
+:class:`~optuna_llm.EndpointUnavailableError`.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from urllib.parse import urlsplit
 
 import openai
 
+from optuna_llm.exceptions import EndpointUnavailableError
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import ModelRequestError
 
 
 Message = dict[str, str]
+"""One chat message: ``{"role": ..., "content": ...}``."""
 
 RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object", "text")
 """Request formats from most to least structured.
@@ -48,13 +53,19 @@ _SECRET_LIKE = re.compile(r"(?:sk|key|token)-[A-Za-z0-9_\-*.]{4,}", re.IGNORECAS
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat completion to ask for; without a schema, the answer is free text."""
+    """One chat completion to ask for; without a schema, the answer is free text.
+
+    ``retry`` False asks the client not to retry transport errors: the sampler sends requests
+    that way once the endpoint has failed, so that a dead endpoint costs one timeout, not one
+    per retry.
+    """
 
     messages: Sequence[Message]
     schema: dict[str, Any] | None
     seed: int | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    retry: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,9 @@ class LLMClient(Protocol):
         """Answer the request.
 
         Raises:
-            ModelRequestError: No answer could be had.
+            EndpointUnavailableError: The endpoint did not answer (refused, timed out, HTTP 5xx
+                or 429); a few in a row make the sampler stop asking for a while.
+            ModelRequestError: No answer could be had for another reason.
             InvalidAnswerError: The answer was empty.
         """
         ...
@@ -152,15 +165,16 @@ class OpenAIChatClient:
             except openai.APIStatusError as error:
                 if not probing or not self._step_down(response_format, error):
                     detail = self._redact(str(error.message))[:300]
-                    raise ModelRequestError(
+                    unavailable = error.status_code >= 500 or error.status_code == 429
+                    raise (EndpointUnavailableError if unavailable else ModelRequestError)(
                         f"HTTP {error.status_code} from the endpoint: {detail}"
                     ) from error
             except openai.APITimeoutError as error:
-                raise ModelRequestError(f"no answer within {self._timeout:g} s.") from error
+                raise EndpointUnavailableError(f"no answer within {self._timeout:g} s.") from error
             except openai.APIConnectionError as error:
                 if isinstance(error.__cause__, ResponseTooLargeError):
                     raise ModelRequestError(str(error.__cause__)) from error
-                raise ModelRequestError(f"cannot reach {self.endpoint}.") from error
+                raise EndpointUnavailableError(f"cannot reach {self.endpoint}.") from error
             except openai.OpenAIError as error:
                 raise ModelRequestError(self._redact(str(error))) from error
             except ValueError as error:
@@ -174,25 +188,27 @@ class OpenAIChatClient:
         self, request: ChatRequest, response_format: str, probing: bool
     ) -> ChatReply:
         client = self._openai_client()
+        retries = client.max_retries if request.retry else 0
         kwargs = self._request_kwargs(request, response_format)
         start = time.perf_counter()
         try:
             # A probe of a format not yet known to work is not retried: servers that reject a
-            # format do so at once, often with an HTTP 500 the client would retry twice.
-            first_try = client.with_options(max_retries=0) if probing else client
+            # format do so at once, often with an HTTP 500 the client would retry twice. Any
+            # other failure of the probe spends one of the retries.
+            first_try = _with_retries(client, 0 if probing else retries)
             completion = first_try.chat.completions.create(**kwargs)
         except openai.APIStatusError as error:
             if _is_token_limit_rejection(error) and self._token_limit_param == "max_tokens":
                 self._token_limit_param = "max_completion_tokens"
                 return self._complete_once(request, response_format, probing)
-            if _is_format_rejection(error) or not probing:
+            if _is_format_rejection(error) or not probing or retries == 0:
                 raise
             time.sleep(min(_retry_after(error), self._timeout))
-            completion = client.chat.completions.create(**kwargs)
+            completion = _with_retries(client, retries - 1).chat.completions.create(**kwargs)
         except (openai.APIConnectionError, openai.APITimeoutError):
-            if not probing:
+            if not probing or retries == 0:
                 raise
-            completion = client.chat.completions.create(**kwargs)
+            completion = _with_retries(client, retries - 1).chat.completions.create(**kwargs)
         latency = time.perf_counter() - start
         if request.schema is not None:
             with self._lock:
@@ -247,6 +263,45 @@ class OpenAIChatClient:
                     self._base_url, timeout=self._timeout, max_retries=self._max_retries
                 )
             return self._client
+
+
+ClientLike = openai.OpenAI | LLMClient
+"""What users may pass as ``client``: a ready ``openai.OpenAI`` or any :class:`LLMClient`."""
+
+
+def is_client(value: object) -> bool:
+    return isinstance(value, openai.OpenAI | LLMClient)
+
+
+def make_client(
+    *,
+    model: str | None,
+    client: ClientLike | None = None,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+    max_retries: int = 2,
+) -> LLMClient:
+    """The client to ask: ``client`` itself when it is an :class:`LLMClient`, else an
+    :class:`OpenAIChatClient` for ``model`` over ``client`` or ``base_url``.
+
+    Raises:
+        ValueError: Neither a model name nor an ``LLMClient`` was given.
+    """
+    if isinstance(client, LLMClient):
+        return client
+    if not model:
+        raise ValueError(
+            "No model to ask: pass `model` (with `base_url` for a local server) or an LLMClient."
+        )
+    return OpenAIChatClient(
+        model=model, client=client, base_url=base_url, timeout=timeout, max_retries=max_retries
+    )
+
+
+def _with_retries(client: openai.OpenAI, max_retries: int) -> openai.OpenAI:
+    if max_retries == client.max_retries:
+        return client
+    return client.with_options(max_retries=max_retries)
 
 
 def _build_openai_client(

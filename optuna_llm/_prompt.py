@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from optuna.study import StudyDirection
 
+from optuna_llm._client import Message
 from optuna_llm._history import HistoryView
 from optuna_llm._history import TrialRecord
 from optuna_llm._search_space import ParamSpec
@@ -20,8 +21,6 @@ from optuna_llm._search_space import format_number
 from optuna_llm._search_space import format_params
 from optuna_llm._search_space import quote
 
-
-Message = dict[str, str]
 
 MAX_HISTORY_CHARS = 8_000
 MAX_TASK_CHARS = 2_000

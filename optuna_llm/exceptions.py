@@ -4,9 +4,11 @@ Every error derives from :class:`OptunaLLMError`, whose ``retryable`` attribute 
 asking again can help::
 
     OptunaLLMError
-    ├── ModelRequestError      the request failed: unreachable, timed out, rejected, no answer
-    ├── InvalidAnswerError     the model answered, but not with a usable configuration
-    └── LocalModelError        the bundled local model or its server cannot run
+    ├── ModelRequestError          the request failed: unreachable, timed out, rejected, no answer
+    │   └── EndpointUnavailableError   the endpoint itself did not answer: refused, timed out,
+    │                                  HTTP 5xx, or 429 past its Retry-After
+    ├── InvalidAnswerError         the model answered, but not with a usable configuration
+    └── LocalModelError            the bundled local model or its server cannot run
 
 Inside :class:`~optuna_llm.LLMSampler` these never reach ``study.optimize``: the sampler logs
 one line and lets its fallback sampler propose the trial instead. They surface only from the
@@ -34,6 +36,15 @@ class ModelRequestError(OptunaLLMError):
     """
 
     retryable = True
+
+
+class EndpointUnavailableError(ModelRequestError):
+    """The endpoint did not answer: connection refused, timeout, HTTP 5xx, or 429 after retries.
+
+    These are the failures that say the endpoint is down rather than the answer being wrong.
+    A few in a row make :class:`~optuna_llm.LLMSampler` stop asking for a while (see
+    docs/reliability.md); a client of your own can raise it to the same effect.
+    """
 
 
 class InvalidAnswerError(OptunaLLMError):

@@ -10,12 +10,11 @@ From the shell: ``optuna-llm report --storage sqlite:///studies.db --study churn
 
 from __future__ import annotations
 
-import openai
 from optuna.study import Study
 
 from optuna_llm._client import ChatRequest
-from optuna_llm._client import LLMClient
-from optuna_llm._client import OpenAIChatClient
+from optuna_llm._client import ClientLike
+from optuna_llm._client import make_client
 from optuna_llm._history import select_history
 from optuna_llm._prompt import build_report_messages
 from optuna_llm._search_space import infer_specs
@@ -27,7 +26,7 @@ def report(
     study: Study,
     *,
     model: str | None = None,
-    client: openai.OpenAI | LLMClient | None = None,
+    client: ClientLike | None = None,
     base_url: str | None = None,
     task: str = "",
     timeout: float = 300.0,
@@ -42,14 +41,7 @@ def report(
         ValueError: Neither a model name nor an ``LLMClient`` was given.
         ModelRequestError: No model could be asked, or it gave no report.
     """
-    if isinstance(client, LLMClient):
-        llm = client
-    elif model:
-        llm = OpenAIChatClient(model=model, client=client, base_url=base_url, timeout=timeout)
-    else:
-        raise ValueError(
-            "No model to ask: pass `model` (with `base_url` for a local server) or an LLMClient."
-        )
+    llm = make_client(model=model, client=client, base_url=base_url, timeout=timeout)
     trials = study.get_trials(deepcopy=False)
     messages = build_report_messages(
         task=task,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import socket
@@ -7,11 +8,13 @@ import socket
 import pytest
 
 from optuna_llm import ChatRequest
+from optuna_llm import EndpointUnavailableError
 from optuna_llm import InvalidAnswerError
 from optuna_llm import LLMClient
 from optuna_llm import ModelRequestError
 from optuna_llm import OpenAIChatClient
 from optuna_llm._client import _every_property_required
+from optuna_llm._client import make_client
 from optuna_llm._client import redact
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import Reply
@@ -129,9 +132,9 @@ def test_server_error_is_a_model_request_error_after_retries() -> None:
         n_first = len(server.requests)
         with pytest.raises(ModelRequestError, match="HTTP 503"):
             client.complete(REQUEST)
-    # The first call probes once without retries, then tries again with them (1 + 2); an
-    # unrelated error must not step the format down.
-    assert n_first == 3
+    # The first call probes once without retries, then spends its one retry (1 + max_retries
+    # attempts in all); an unrelated error must not step the format down.
+    assert n_first == 2
     assert {call.response_format for call in server.requests} == {"json_schema"}
 
 
@@ -235,3 +238,60 @@ def test_strict_json_schema_only_when_every_property_is_required(
     schema: dict[str, object], strict: bool
 ) -> None:
     assert _every_property_required(schema) is strict
+
+
+@pytest.mark.parametrize(
+    ("reply", "unavailable"),
+    [
+        (Reply(status=503, body=b'{"error": {"message": "overloaded"}}'), True),
+        (Reply(status=500, body=b'{"error": {"message": "boom"}}'), True),
+        (Reply(status=429, body=b'{"error": {}}'), True),
+        (Reply(status=401, body=b'{"error": {"message": "bad key"}}'), False),
+        (Reply(status=404, body=b'{"error": {"message": "no such model"}}'), False),
+        (Reply(content=None, refusal="No."), False),
+    ],
+)
+def test_failures_of_the_endpoint_itself_say_it_is_unavailable(
+    reply: Reply, unavailable: bool
+) -> None:
+    with ScriptedLLMServer(lambda call: reply) as server:
+        client = _client(server)
+        with pytest.raises(ModelRequestError) as raised:
+            client.complete(REQUEST)
+    assert isinstance(raised.value, EndpointUnavailableError) is unavailable
+
+
+def test_timeouts_and_refused_connections_say_the_endpoint_is_unavailable() -> None:
+    late = Reply(content=answer({"x": 0.5}), delay=1.0)
+    with (
+        ScriptedLLMServer(lambda call: late) as server,
+        pytest.raises(EndpointUnavailableError, match="no answer within"),
+    ):
+        _client(server, timeout=0.2).complete(REQUEST)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = OpenAIChatClient(model="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+    with pytest.raises(EndpointUnavailableError, match="cannot reach"):
+        client.complete(REQUEST)
+
+
+def test_a_request_without_retry_is_sent_once() -> None:
+    error = b'{"error": {"message": "overloaded"}}'
+    with ScriptedLLMServer(lambda call: Reply(status=503, body=error)) as server:
+        client = _client(server, max_retries=3)
+        with pytest.raises(EndpointUnavailableError):
+            client.complete(dataclasses.replace(REQUEST, retry=False))
+        assert len(server.requests) == 1
+        with pytest.raises(EndpointUnavailableError):
+            client.complete(REQUEST)
+        assert len(server.requests) == 1 + 4
+
+
+def test_make_client_is_the_one_way_to_a_client() -> None:
+    own = OpenAIChatClient(model="m", base_url="http://127.0.0.1:1/v1")
+    assert make_client(model=None, client=own) is own
+    built = make_client(model="m", base_url="http://127.0.0.1:1/v1", timeout=3.0)
+    assert isinstance(built, OpenAIChatClient) and built.model == "m"
+    with pytest.raises(ValueError, match="No model to ask"):
+        make_client(model=None)

@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
 
+from optuna_llm._client import Message
 from optuna_llm._history import HistoryView
 from optuna_llm._history import TrialRecord
 from optuna_llm._history import select_history
@@ -21,7 +22,6 @@ from optuna_llm._prompt import MAX_ECHOED_ANSWER_CHARS
 from optuna_llm._prompt import MAX_HISTORY_CHARS
 from optuna_llm._prompt import MAX_TASK_CHARS
 from optuna_llm._prompt import SYSTEM_PROMPT
-from optuna_llm._prompt import Message
 from optuna_llm._prompt import _describe_history
 from optuna_llm._prompt import build_messages
 from optuna_llm._prompt import reask_messages
