@@ -2,13 +2,16 @@
 
 Runs the 50-trial study of every fault in :mod:`optuna_llm.fault_injection` on a journal file
 and prints a Markdown table: trials run, trials complete, trials that fell back, seconds, and
-one affected trial's ``llm:reason``. Then runs WORKERS worker processes on a journal file
+one affected trial's ``llm:reason``. Then runs a 45-trial study whose endpoint hangs for the
+first 20 trials (default settings, ``timeout=2``) and prints what the outage cost. Then runs
+WORKERS worker processes on a journal file
 (and on PostgreSQL with ``--postgres URL``) twice, once with LLMSampler on an instant
 scripted model and once with TPE alone, and prints trials per second and their ratio.
 
 Run it from the repository root::
 
     python benchmarks/reliability.py [--postgres postgresql+psycopg2://user@127.0.0.1/db]
+    python benchmarks/reliability.py --part dead-endpoint
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from optuna_llm.fault_injection import FAULTS
 from optuna_llm.fault_injection import SPACE
 from optuna_llm.fault_injection import objective
 from optuna_llm.fault_injection import run_fault
+from optuna_llm.fault_injection import run_outage
 from optuna_llm.schedules import Always
 from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import ScriptedLLMServer
 
 
+PARTS = ("faults", "dead-endpoint", "scale")
 WORKERS = 4
 TRIALS_PER_WORKER = 50
 
@@ -63,6 +68,26 @@ def fault_matrix(scratch: Path) -> None:
         totals[0] += len(trials)
         totals[1] += len(trials) - complete
     print(f"\n{len(FAULTS)} faults, {totals[0]} trials run, {totals[1]} not complete.")
+
+
+def dead_endpoint() -> None:
+    down_for, n_trials, timeout = 20, 45, 2.0
+    print(
+        f"\nAn endpoint that hangs for the first {down_for} of {n_trials} trials "
+        f"(default settings, timeout={timeout:g} s)\n"
+    )
+    outage = run_outage(n_trials=n_trials, down_for=down_for, timeout=timeout)
+    after = ", ".join(map(str, outage.model_trials(start=down_for))) or "none"
+    usage = outage.usage
+    print(
+        f"| timeouts in trials 0-{down_for - 1} | their seconds | model trials "
+        f"{down_for}-{n_trials - 1} | failed requests, seconds in `sampler.usage` |"
+    )
+    print("|---:|---:|---|---:|")
+    print(
+        f"| {outage.requests_while_down} | {outage.seconds_while_down:.1f} | {after} | "
+        f"{usage.failed_requests}, {usage.failed_seconds:.1f} |"
+    )
 
 
 def _worker(storage: str, base_url: str | None, seed: int) -> None:
@@ -125,11 +150,19 @@ def scale(scratch: Path, postgres: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--postgres", help="a PostgreSQL URL for the scale test")
+    parser.add_argument(
+        "--part", choices=PARTS, action="append", help="run only these parts (default: all)"
+    )
     args = parser.parse_args()
+    parts = args.part or PARTS
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     with tempfile.TemporaryDirectory() as scratch:
-        fault_matrix(Path(scratch))
-        scale(Path(scratch), args.postgres)
+        if "faults" in parts:
+            fault_matrix(Path(scratch))
+        if "dead-endpoint" in parts:
+            dead_endpoint()
+        if "scale" in parts:
+            scale(Path(scratch), args.postgres)
     return 0
 
 

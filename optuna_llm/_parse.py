@@ -26,7 +26,6 @@ from optuna.distributions import IntDistribution
 
 from optuna_llm._search_space import MAX_RATIONALE_CHARS
 from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import format_params
 from optuna_llm._search_space import format_value
 from optuna_llm.exceptions import InvalidAnswerError
 
@@ -190,46 +189,6 @@ def match_choice(value: Any, choices: Iterable[CategoricalChoiceType]) -> Catego
     raise ValueError(f"{_quoted(value)} is not one of the choices [{listed}].")
 
 
-def find_duplicate(
-    params: Mapping[str, Any], others: Iterable[tuple[int, Mapping[str, Any]]]
-) -> int | None:
-    """The number of the first trial whose parameters all equal those in ``params``.
-
-    A proposal may hold conditional parameters a trial did not use; it still repeats that trial
-    when every parameter the trial did use has the same value.
-    """
-    for number, other in others:
-        if other and all(
-            name in params and _same_value(params[name], value) for name, value in other.items()
-        ):
-            return number
-    return None
-
-
-def find_covering(
-    params: Mapping[str, Any], others: Iterable[tuple[int, Mapping[str, Any]]]
-) -> int | None:
-    """The number of the first running trial that already holds every value in ``params``.
-
-    A running trial's parameters may still be incomplete, so it repeats a proposal only when
-    what is known of it covers the whole proposal.
-    """
-    for number, other in others:
-        if params and all(
-            name in other and _same_value(other[name], value) for name, value in params.items()
-        ):
-            return number
-    return None
-
-
-def duplicate_error(number: int, params: Mapping[str, Any]) -> str:
-    """The re-ask message for a configuration that repeats trial ``number``."""
-    return (
-        f"the configuration {format_params(params)} repeats trial {number}; "
-        "propose a configuration that differs from every trial shown."
-    )
-
-
 def _as_finite_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a number, got {_quoted(value)}.")
@@ -264,10 +223,6 @@ def _on_int_grid(number: float, distribution: IntDistribution) -> int:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same_value(a: Any, b: Any) -> bool:
-    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
 
 
 def _json_text(value: Any) -> str:

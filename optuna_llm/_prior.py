@@ -1,15 +1,19 @@
 """Prior experience: the best trials of related studies, as a section of the prompt.
 
-Pure formatting over trials that the sampler reads once. The section says plainly that these
-are other studies' results, so the model can start where they ended without mistaking them for
-this study's history.
+:class:`RelatedStudies` reads the studies once; :func:`describe_related` is pure formatting. The
+section says plainly that these are other studies' results, so the model can start where they
+ended without mistaking them for this study's history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import threading
 
+import optuna
+from optuna.storages import BaseStorage
+from optuna.study import Study
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -21,6 +25,8 @@ from optuna_llm._search_space import quote
 
 
 MAX_TRIALS_PER_STUDY = 3
+
+_logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 HEADER = (
     "Prior experience from related studies (not this study; a starting point, not a constraint):"
@@ -34,6 +40,58 @@ class RelatedStudy:
     name: str
     directions: Sequence[StudyDirection]
     trials: Sequence[FrozenTrial]
+
+
+class RelatedStudies:
+    """The prompt section on related studies, read once, on first use: they are taken to be
+    finished. Thread-safe."""
+
+    def __init__(self, studies: Sequence[str | Study]) -> None:
+        self._studies = list(studies)
+        self._section: str | None = None
+        self._read = not self._studies
+        self._lock = threading.Lock()
+
+    def section(self, storage: BaseStorage) -> str | None:
+        """The section, reading the studies (by name from ``storage``) the first time."""
+        with self._lock:
+            if not self._read:
+                self._section, self._read = read_related(storage, self._studies), True
+            return self._section
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def read_related(storage: BaseStorage, studies: Sequence[str | Study]) -> str | None:
+    """The prompt section for ``studies``, given as names in ``storage`` or as Study objects.
+
+    A study that cannot be read is left out, with a warning.
+    """
+    related = []
+    for item in studies:
+        try:
+            other = (
+                item
+                if isinstance(item, Study)
+                else optuna.load_study(study_name=item, storage=storage)
+            )
+            related.append(
+                RelatedStudy(
+                    name=other.study_name,
+                    directions=other.directions,
+                    trials=other.get_trials(deepcopy=False),
+                )
+            )
+        except Exception as error:
+            _logger.warning(f"Related study {item!r} could not be read: {error!r}.")
+    return describe_related(related)
 
 
 def describe_related(studies: Sequence[RelatedStudy]) -> str | None:

@@ -5,7 +5,7 @@
 - The configuration planned for a running trial, as a system attribute, so that other workers
   sharing the storage see it whole before the objective has suggested every parameter.
 
-The only module that writes to the storage.
+The only module that writes to the storage; it also reads the study's metric names.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ COST_KEY = "llm:cost"
 MODEL_SHARE_KEY = "llm:model_share"
 MAX_ATTR_CHARS = 500
 PLANNED_PARAMS_KEY = "llm:planned_params"
+# Where Optuna keeps the names set with ``study.set_metric_names``.
+METRIC_NAMES_KEY = "study:metric_names"
 # Optuna's own samplers split long system attributes into chunks of this size.
 CHUNK_CHARS = 2045
 
@@ -47,13 +49,15 @@ _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a trial's values came from, and why."""
+    """Where a trial's values came from, and why; ``from_fallback`` names the parameters the
+    fallback proposed."""
 
     source: Source
     model_share: float
     reason: str | None = None
     rationale: str | None = None
     usage: Usage = field(default_factory=Usage)
+    from_fallback: tuple[str, ...] = ()
 
     def as_user_attrs(self) -> dict[str, str | int | float]:
         attrs: dict[str, str | int | float] = {
@@ -74,6 +78,18 @@ class Provenance:
     def as_markdown(self, sampler_name: str) -> str:
         """The trial's note in optuna-dashboard."""
         return "\n\n".join(_markdown_lines(self, sampler_name))
+
+    def fallback_line(self, number: int, sampler_name: str) -> str:
+        """The log line of a trial that used values of the fallback."""
+        what = (
+            "every parameter"
+            if self.source == "fallback"
+            else ", ".join(map(repr, self.from_fallback))
+        )
+        return (
+            f"Trial {number}: {sampler_name} proposed {what} instead of the model, "
+            f"because {(self.reason or '').rstrip('.')}."
+        )
 
 
 _SOURCE_TEXT = {
@@ -193,3 +209,13 @@ def planned_params(trial: FrozenTrial) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return params if isinstance(params, dict) else None
+
+
+def metric_names(study: Study) -> list[str] | None:
+    """The objectives' names, when the study has them.
+
+    Read from the storage, since the study a sampler is handed may not have ``metric_names``
+    (HyperbandPruner's bracket study does not).
+    """
+    names = study._storage.get_study_system_attrs(study._study_id).get(METRIC_NAMES_KEY)
+    return list(names) if isinstance(names, list) else None

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from collections import deque
+import dataclasses
 from dataclasses import dataclass
 from dataclasses import fields
 import threading
@@ -92,13 +93,20 @@ class Budget:
 
 @dataclass(frozen=True)
 class Usage:
-    """What the model has been used for: requests, tokens, cost and time spent waiting."""
+    """What the model has been used for: requests, tokens, cost and time spent waiting.
+
+    ``requests``, the tokens, ``cost`` and ``latency`` count the requests that got an answer;
+    ``failed_requests`` and ``failed_seconds`` the ones that did not (refused, timed out, an
+    HTTP error), which is what an unavailable endpoint costs.
+    """
 
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None
     latency: float = 0.0
+    failed_requests: int = 0
+    failed_seconds: float = 0.0
 
     @property
     def total_tokens(self) -> int:
@@ -112,18 +120,29 @@ class Usage:
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost=sum(costs) if costs else None,
             latency=self.latency + other.latency,
+            failed_requests=self.failed_requests + other.failed_requests,
+            failed_seconds=self.failed_seconds + other.failed_seconds,
         )
 
     def plus(self, reply: ChatReply, budget: Budget | None) -> Usage:
         """This usage with one more reply added."""
         prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
         cost = budget.cost_of(prompt, completion) if budget is not None else None
-        return Usage(
+        return dataclasses.replace(
+            self,
             requests=self.requests + 1,
             prompt_tokens=self.prompt_tokens + prompt,
             completion_tokens=self.completion_tokens + completion,
             cost=None if cost is None else (self.cost or 0.0) + cost,
             latency=self.latency + reply.latency,
+        )
+
+    def plus_failure(self, seconds: float) -> Usage:
+        """This usage with one more request that got no answer after ``seconds``."""
+        return dataclasses.replace(
+            self,
+            failed_requests=self.failed_requests + 1,
+            failed_seconds=self.failed_seconds + seconds,
         )
 
 
@@ -142,9 +161,9 @@ class UsageMeter:
         with self._lock:
             return self._usage
 
-    def record(self, reply: ChatReply) -> None:
+    def add(self, usage: Usage) -> None:
         with self._lock:
-            self._usage = self._usage.plus(reply, self.budget)
+            self._usage = self._usage + usage
 
     def claim_request(self) -> str | None:
         """Count one request about to be sent, or say which limit forbids it."""

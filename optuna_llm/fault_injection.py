@@ -10,6 +10,9 @@ anyone checking their own storage or settings::
     from optuna_llm.fault_injection import FAULTS, run_fault
 
     study = run_fault("hangs past the timeout", "sqlite:///faults.db")
+
+:func:`run_outage` measures what a dead endpoint costs a study run with default settings: the
+server hangs for the first trials, then answers again.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import json
 import socket
+import threading
 import time
 from typing import Any
 
@@ -26,8 +30,10 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial
 
 from optuna_llm._sampler import LLMSampler
+from optuna_llm.budget import Usage
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers
@@ -195,3 +201,73 @@ def _run(fault: Fault, base_url: str, storage: str | BaseStorage) -> optuna.Stud
     else:
         study.optimize(objective, n_trials=N_TRIALS)
     return study
+
+
+@dataclass(frozen=True)
+class Outage:
+    """What a study lost to an endpoint that hung for its first trials.
+
+    ``requests_while_down`` counts the requests the endpoint received while it hung, each of
+    which cost the sampler a timeout; ``seconds_while_down`` is the wall time of those trials;
+    ``usage`` is the sampler's usage at the end of the study.
+    """
+
+    requests_while_down: int
+    seconds_while_down: float
+    trials: list[FrozenTrial]
+    usage: Usage
+
+    def model_trials(self, start: int = 0) -> list[int]:
+        """Numbers of the trials from ``start`` on whose values all came from the model."""
+        return [
+            t.number
+            for t in self.trials
+            if t.number >= start and t.user_attrs.get("llm:source") == "llm"
+        ]
+
+
+def run_outage(
+    storage: str | BaseStorage | None = None,
+    *,
+    n_trials: int = 45,
+    down_for: int = 20,
+    timeout: float = 2.0,
+) -> Outage:
+    """Run a study whose endpoint hangs for the first ``down_for`` trials, then recovers.
+
+    The sampler has default settings but for ``timeout`` (and a known search space, so that
+    the model proposes from the first trial); the endpoint holds each request past the timeout
+    until trial ``down_for - 1`` has ended, and answers valid configurations after that.
+    """
+    healthy = threading.Event()
+    draws = RandomAnswers(seed=0)
+    lock = threading.Lock()
+    requests_while_down = 0
+    seconds_while_down = 0.0
+    started = time.perf_counter()
+
+    def script(call: ChatCall) -> str | Reply:
+        nonlocal requests_while_down
+        if healthy.is_set():
+            return draws(call)
+        with lock:
+            requests_while_down += 1
+        return Reply(delay=timeout + 1.0)
+
+    def recover(study: optuna.Study, trial: FrozenTrial) -> None:
+        nonlocal seconds_while_down
+        if trial.number == down_for - 1:
+            seconds_while_down = time.perf_counter() - started
+            healthy.set()
+
+    with ScriptedLLMServer(script) as server:
+        sampler = LLMSampler(
+            model="scripted-model",
+            base_url=server.base_url,
+            search_space=SPACE,
+            timeout=timeout,
+            seed=0,
+        )
+        study = optuna.create_study(storage=storage, sampler=sampler)
+        study.optimize(objective, n_trials=n_trials, callbacks=[recover])
+    return Outage(requests_while_down, seconds_while_down, study.trials, sampler.usage)

@@ -67,17 +67,17 @@ def test_request_limit_counts_claims() -> None:
 def test_token_limit() -> None:
     meter = UsageMeter(Budget(max_tokens=1500))
     assert meter.claim_request() is None
-    meter.record(_reply(1000, 100))
+    meter.add(Usage().plus(_reply(1000, 100), meter.budget))
     assert meter.claim_request() is None
-    meter.record(_reply(300, 100))
+    meter.add(Usage().plus(_reply(300, 100), meter.budget))
     assert meter.claim_request() == "budget: 1500 tokens spent"
 
 
 def test_cost_limit() -> None:
     meter = UsageMeter(Budget(max_cost=0.0003, **PRICED))
-    meter.record(_reply(1000, 100))  # 0.00021
+    meter.add(Usage().plus(_reply(1000, 100), meter.budget))  # 0.00021
     assert meter.claim_request() is None
-    meter.record(_reply(1000, 100))
+    meter.add(Usage().plus(_reply(1000, 100), meter.budget))
     assert meter.claim_request() == "budget: cost limit 0.0003 reached"
     assert meter.usage.cost == pytest.approx(0.00042)
 
@@ -107,7 +107,18 @@ def test_no_budget_never_refuses() -> None:
 
 def test_meter_pickles() -> None:
     meter = UsageMeter(Budget(max_requests=5))
-    meter.record(_reply())
+    meter.add(Usage().plus(_reply(), meter.budget))
     copy = pickle.loads(pickle.dumps(meter))
     assert copy.usage == meter.usage
     assert copy.claim_request() is None
+
+
+def test_failed_requests_count_apart_from_answered_ones() -> None:
+    usage = Usage().plus(_reply(latency=1.0), None).plus_failure(2.0).plus_failure(2.5)
+    assert (usage.requests, usage.latency) == (1, 1.0)
+    assert (usage.failed_requests, usage.failed_seconds) == (2, 4.5)
+    total = usage + Usage().plus_failure(1.0)
+    assert (total.failed_requests, total.failed_seconds) == (3, 5.5)
+    meter = UsageMeter(None)
+    meter.add(total)
+    assert meter.usage == total

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Iterator
-from collections.abc import Mapping
 import json
 import random
 import time
@@ -19,10 +17,7 @@ from optuna_llm._parse import MAX_OBJECT_STARTS
 from optuna_llm._parse import MAX_SCANNED_CHARS
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import coerce_value
-from optuna_llm._parse import duplicate_error
 from optuna_llm._parse import extract_json_object
-from optuna_llm._parse import find_covering
-from optuna_llm._parse import find_duplicate
 from optuna_llm._parse import match_choice
 from optuna_llm._parse import parse_answer
 from optuna_llm._parse import parse_answers
@@ -534,66 +529,6 @@ def test_error_message_quotes_names() -> None:
     assert proposal.error_message() == '- "a\\"b\\nc": missing; give a value for it.'
 
 
-# --- find_duplicate ----------------------------------------------------------------------
-
-
-def _others(*params: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-    return [(10 + i, p) for i, p in enumerate(params)]
-
-
-@pytest.mark.parametrize(
-    ("params", "others", "expected"),
-    [
-        ({"x": 1, "y": "a"}, _others({"x": 1, "y": "a"}), 10),
-        ({"x": 1, "y": "a"}, _others({"y": "a", "x": 1}), 10),
-        ({"x": 1, "y": "a"}, _others({"x": 2, "y": "a"}), None),
-        ({"x": 1, "y": "a"}, _others({"x": 2}, {"x": 1, "y": "a"}, {"x": 1, "y": "a"}), 11),
-        # The proposal holds a conditional parameter the trial did not use.
-        ({"x": 1, "y": "a"}, _others({"x": 1}), 10),
-        # The trial used a parameter the proposal does not hold.
-        ({"x": 1}, _others({"x": 1, "y": "a"}), None),
-        # A trial without parameters repeats nothing.
-        ({"x": 1}, _others({}), None),
-        ({}, _others({}), None),
-        # Equal numbers are equal, whatever their type; bools are not numbers.
-        ({"x": 1}, _others({"x": 1.0}), 10),
-        ({"x": 1.0}, _others({"x": 1}), 10),
-        ({"x": True}, _others({"x": 1}), None),
-        ({"x": 1}, _others({"x": True}), None),
-        ({"x": False}, _others({"x": 0}), None),
-        ({"x": False}, _others({"x": False}), 10),
-        ({"x": "1"}, _others({"x": 1}), None),
-        ({"x": None}, _others({"x": None}), 10),
-        ({"x": None}, _others({"x": 0}), None),
-        ({"x": 0.1}, _others({"x": 0.1 + 1e-12}), None),
-        ({"x": 1}, [], None),
-    ],
-)
-def test_find_duplicate(
-    params: dict[str, Any], others: list[tuple[int, Mapping[str, Any]]], expected: int | None
-) -> None:
-    assert find_duplicate(params, others) == expected
-
-
-def test_find_duplicate_accepts_an_iterator_and_stops_at_the_first_match() -> None:
-    seen: list[int] = []
-
-    def others() -> Iterator[tuple[int, Mapping[str, Any]]]:
-        for number in range(5):
-            seen.append(number)
-            yield number, {"x": number}
-
-    assert find_duplicate({"x": 2}, others()) == 2
-    assert seen == [0, 1, 2]
-    assert find_duplicate({"x": 1}, [(-1, {"x": 1})]) == -1
-
-
-def test_duplicate_error_names_the_trial_and_the_configuration() -> None:
-    message = duplicate_error(7, {"lr": 1e-7, "opt": "adam"})
-    assert "repeats trial 7" in message
-    assert '{"lr": 1e-7, "opt": "adam"}' in message
-
-
 # --- hostile input -----------------------------------------------------------------------
 
 
@@ -641,23 +576,6 @@ def test_errors_about_huge_values_stay_short(name: str, value: Any) -> None:
     proposal = parse_answer(_answer(**{name: value}), SPECS)
     assert name in proposal.errors
     assert len(proposal.error_message()) < 1_000
-
-
-@pytest.mark.parametrize(
-    ("params", "running", "expected"),
-    [
-        ({"x": 1, "y": 2}, [(4, {"x": 1, "y": 2, "z": 3})], 4),
-        ({"x": 1, "y": 2}, [(4, {"x": 1})], None),
-        ({"x": 1, "y": 2}, [(4, {"x": 1, "y": 5})], None),
-        ({"flag": True}, [(4, {"flag": 1})], None),
-        ({}, [(4, {"x": 1})], None),
-        ({"x": 1}, [(2, {"x": 2}), (3, {"x": 1})], 3),
-    ],
-)
-def test_find_covering_needs_the_running_trial_to_hold_every_value(
-    params: dict[str, Any], running: list[tuple[int, dict[str, Any]]], expected: int | None
-) -> None:
-    assert find_covering(params, running) == expected
 
 
 def test_parse_answers_reads_every_proposal_of_a_batch() -> None:

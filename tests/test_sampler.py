@@ -216,7 +216,14 @@ def test_unreachable_model_falls_back_on_every_trial(caplog: pytest.LogCaptureFi
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 5
     assert _sources(study) == ["fallback"] * 5
     assert all("cannot reach" in t.user_attrs["llm:reason"] for t in study.trials)
-    assert sum("instead of the model" in r.getMessage() for r in caplog.records) == 5
+    # Trials 0 to 2 ask and fail, each with a warning; the breaker then opens, with one line
+    # of its own, keeps trial 3 from asking, and lets trial 4 probe.
+    asked = [t.number for t in study.trials if t.user_attrs["llm:reason"].startswith("request")]
+    assert asked == [0, 1, 2, 4]
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("instead of the model" in m for m in messages) == len(asked)
+    assert sum("endpoint" in m and "is unavailable" in m for m in messages) == 1
+    assert "the endpoint is unavailable since" in study.trials[3].user_attrs["llm:reason"]
 
 
 def test_late_answer_falls_back() -> None:
