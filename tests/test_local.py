@@ -180,7 +180,7 @@ def test_short_study_comes_mostly_from_the_local_model(llm: LocalLLMServer) -> N
         for t in study.trials
         if t.user_attrs["llm:source"] == "llm"
     )
-    assert sampler._client.response_format == "json_object_schema"  # type: ignore[attr-defined]
+    assert sampler._proposer.client.response_format == "json_object_schema"  # type: ignore[attr-defined]
 
 
 @pytest.mark.local_llm
