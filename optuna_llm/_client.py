@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm.exceptions import EndpointUnavailableError
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import ModelRequestError
@@ -95,7 +96,7 @@ class LLMClient(Protocol):
         ...
 
 
-class OpenAIChatClient:
+class OpenAIChatClient(PicklesWithoutLock):
     """Chat completions from any OpenAI-compatible endpoint through the ``openai`` client.
 
     Args:
@@ -147,14 +148,7 @@ class OpenAIChatClient:
         return f"OpenAIChatClient(model={self.model!r}, endpoint={self.endpoint!r})"
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_client"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        return {**super().__getstate__(), "_client": None}
 
     def complete(self, request: ChatRequest) -> ChatReply:
         while True:

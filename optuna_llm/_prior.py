@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_llm._history import _rank_complete
+from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._search_space import format_number
 from optuna_llm._search_space import format_params
 from optuna_llm._search_space import quote
@@ -42,7 +43,7 @@ class RelatedStudy:
     trials: Sequence[FrozenTrial]
 
 
-class RelatedStudies:
+class RelatedStudies(PicklesWithoutLock):
     """The prompt section on related studies, read once, on first use: they are taken to be
     finished. Thread-safe."""
 
@@ -58,15 +59,6 @@ class RelatedStudies:
             if not self._read:
                 self._section, self._read = read_related(storage, self._studies), True
             return self._section
-
-    def __getstate__(self) -> dict[str, object]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 def read_related(storage: BaseStorage, studies: Sequence[str | Study]) -> str | None:

@@ -43,6 +43,7 @@ from optuna_llm._client import redact
 from optuna_llm._history import select_history
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import parse_answers
+from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._prompt import build_messages
 from optuna_llm._prompt import reask_messages
 from optuna_llm._search_space import ParamSpec
@@ -109,7 +110,7 @@ class Answer:
     skipped: str | None = None
 
 
-class Proposer:
+class Proposer(PicklesWithoutLock):
     """The request lifecycle of one sampler, shared by its threads.
 
     Args:
@@ -157,14 +158,7 @@ class Proposer:
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        state["_ahead"] = {}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        return {**super().__getstate__(), "_ahead": {}}
 
     @property
     def usage(self) -> Usage:

@@ -29,6 +29,7 @@ from optuna_llm._arguments import validate_arguments
 from optuna_llm._client import ClientLike
 from optuna_llm._client import make_client
 from optuna_llm._fallback import fill_from
+from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._prior import RelatedStudies
 from optuna_llm._proposer import ProposalRequest
 from optuna_llm._proposer import Proposer
@@ -52,7 +53,7 @@ from optuna_llm.schedules import default_schedule
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 
-class LLMSampler(BaseSampler):
+class LLMSampler(PicklesWithoutLock, BaseSampler):
     """A sampler that asks a language model for whole configurations, with TPE as a safety net.
 
     For each trial the model proposes, the sampler shows it the task, the search space and a
@@ -195,15 +196,6 @@ class LLMSampler(BaseSampler):
             f"{self.__class__.__name__}(client={self._proposer.client!r}, "
             f"fallback_sampler={self._fallback.__class__.__name__})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def reseed_rng(self) -> None:
         with self._lock:

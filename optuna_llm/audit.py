@@ -30,6 +30,7 @@ from typing import Any
 from optuna_llm._client import ChatReply
 from optuna_llm._client import ChatRequest
 from optuna_llm._client import Message
+from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm.exceptions import ModelRequestError
 from optuna_llm.exceptions import OptunaLLMError
 
@@ -113,7 +114,7 @@ def exchange_record(
     }
 
 
-class ReplayClient:
+class ReplayClient(PicklesWithoutLock):
     """An :class:`~optuna_llm.LLMClient` answering from an audit log instead of a model.
 
     Each prompt is answered with what the log recorded for the same prompt, in the recorded
@@ -160,12 +161,3 @@ class ReplayClient:
             prompt_tokens=record.get("prompt_tokens"),
             completion_tokens=record.get("completion_tokens"),
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()

@@ -31,6 +31,7 @@ import threading
 import time
 
 from optuna_llm._client import ChatReply
+from optuna_llm._pickling import PicklesWithoutLock
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Usage:
         )
 
 
-class UsageMeter:
+class UsageMeter(PicklesWithoutLock):
     """Thread-safe running usage of one sampler, checked against its budget."""
 
     def __init__(self, budget: Budget | None) -> None:
@@ -191,12 +192,3 @@ class UsageMeter:
             if len(self._recent_requests) >= budget.requests_per_minute:
                 return f"rate limit: {budget.requests_per_minute:g} requests per minute"
         return None
-
-    def __getstate__(self) -> dict[str, object]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()

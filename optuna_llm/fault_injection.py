@@ -226,6 +226,38 @@ class Outage:
         ]
 
 
+class DownUntil:
+    """A script for :class:`ScriptedLLMServer`: ``down`` for every request until trial
+    ``last_down`` has ended, valid random configurations after that.
+
+    Pass :meth:`callback` to ``study.optimize(callbacks=[...])``; ``requests_while_down``
+    counts the requests answered with ``down``, ``seconds_while_down`` the time until the
+    endpoint came back.
+    """
+
+    def __init__(self, down: Reply, last_down: int) -> None:
+        self.down = down
+        self.last_down = last_down
+        self.requests_while_down = 0
+        self.seconds_while_down = 0.0
+        self._up = threading.Event()
+        self._draws = RandomAnswers(seed=0)
+        self._lock = threading.Lock()
+        self._started = time.perf_counter()
+
+    def __call__(self, call: ChatCall) -> str | Reply:
+        if self._up.is_set():
+            return self._draws(call)
+        with self._lock:
+            self.requests_while_down += 1
+        return self.down
+
+    def callback(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.number >= self.last_down and not self._up.is_set():
+            self.seconds_while_down = time.perf_counter() - self._started
+            self._up.set()
+
+
 def run_outage(
     storage: str | BaseStorage | None = None,
     *,
@@ -239,28 +271,8 @@ def run_outage(
     the model proposes from the first trial); the endpoint holds each request past the timeout
     until trial ``down_for - 1`` has ended, and answers valid configurations after that.
     """
-    healthy = threading.Event()
-    draws = RandomAnswers(seed=0)
-    lock = threading.Lock()
-    requests_while_down = 0
-    seconds_while_down = 0.0
-    started = time.perf_counter()
-
-    def script(call: ChatCall) -> str | Reply:
-        nonlocal requests_while_down
-        if healthy.is_set():
-            return draws(call)
-        with lock:
-            requests_while_down += 1
-        return Reply(delay=timeout + 1.0)
-
-    def recover(study: optuna.Study, trial: FrozenTrial) -> None:
-        nonlocal seconds_while_down
-        if trial.number == down_for - 1:
-            seconds_while_down = time.perf_counter() - started
-            healthy.set()
-
-    with ScriptedLLMServer(script) as server:
+    endpoint = DownUntil(Reply(delay=timeout + 1.0), last_down=down_for - 1)
+    with ScriptedLLMServer(endpoint) as server:
         sampler = LLMSampler(
             model="scripted-model",
             base_url=server.base_url,
@@ -269,5 +281,7 @@ def run_outage(
             seed=0,
         )
         study = optuna.create_study(storage=storage, sampler=sampler)
-        study.optimize(objective, n_trials=n_trials, callbacks=[recover])
-    return Outage(requests_while_down, seconds_while_down, study.trials, sampler.usage)
+        study.optimize(objective, n_trials=n_trials, callbacks=[endpoint.callback])
+    return Outage(
+        endpoint.requests_while_down, endpoint.seconds_while_down, study.trials, sampler.usage
+    )

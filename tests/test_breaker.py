@@ -6,12 +6,10 @@ import logging
 import pickle
 import re
 import socket
-import threading
 import time
 
 import optuna
 from optuna.distributions import FloatDistribution
-from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
 
@@ -20,10 +18,9 @@ from optuna_llm._breaker import FAILURES_TO_OPEN
 from optuna_llm._breaker import FIRST_COOLDOWN
 from optuna_llm._breaker import MAX_COOLDOWN
 from optuna_llm._breaker import EndpointBreaker
+from optuna_llm.fault_injection import DownUntil
 from optuna_llm.fault_injection import run_outage
 from optuna_llm.schedules import Always
-from optuna_llm.testing import ChatCall
-from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import Reply
 from optuna_llm.testing import ScriptedLLMServer
 
@@ -203,19 +200,8 @@ def test_a_refusing_endpoint_is_asked_only_now_and_then() -> None:
 def test_a_503_that_recovers_gives_the_trials_back_to_the_model(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    healthy = threading.Event()
-    draws = RandomAnswers(seed=0)
-
-    def script(call: ChatCall) -> str | Reply:
-        if healthy.is_set():
-            return draws(call)
-        return Reply(status=503, body=b'{"error": {"message": "overloaded"}}')
-
-    def recover(study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.number == 9:
-            healthy.set()
-
-    with ScriptedLLMServer(script) as server:
+    endpoint = DownUntil(Reply(status=503, body=b'{"error": {"message": "overloaded"}}'), 9)
+    with ScriptedLLMServer(endpoint) as server:
         sampler = LLMSampler(
             model=server.model,
             client=server.client(max_retries=0),
@@ -225,7 +211,7 @@ def test_a_503_that_recovers_gives_the_trials_back_to_the_model(
         )
         study = optuna.create_study(sampler=sampler)
         with caplog.at_level(logging.INFO, logger="optuna.optuna_llm"):
-            study.optimize(_objective, n_trials=30, callbacks=[recover])
+            study.optimize(_objective, n_trials=30, callbacks=[endpoint.callback])
     sources = [t.user_attrs["llm:source"] for t in study.trials]
     assert set(sources[:10]) == {"fallback"}
     back = sources.index("llm")
@@ -241,21 +227,13 @@ def test_a_503_that_recovers_gives_the_trials_back_to_the_model(
 
 
 def test_threads_share_one_breaker() -> None:
-    healthy = threading.Event()
-    draws = RandomAnswers(seed=0)
-
-    def script(call: ChatCall) -> str | Reply:
-        return draws(call) if healthy.is_set() else Reply(delay=0.6)
-
-    def recover(study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.number >= 30:
-            healthy.set()
+    endpoint = DownUntil(Reply(delay=0.6), 30)
 
     def objective(trial: optuna.Trial) -> float:
         time.sleep(0.05)
         return _objective(trial)
 
-    with ScriptedLLMServer(script) as server:
+    with ScriptedLLMServer(endpoint) as server:
         sampler = LLMSampler(
             model=server.model,
             client=server.client(max_retries=0),
@@ -265,7 +243,7 @@ def test_threads_share_one_breaker() -> None:
             seed=0,
         )
         study = optuna.create_study(sampler=sampler)
-        study.optimize(objective, n_trials=60, n_jobs=4, callbacks=[recover])
+        study.optimize(objective, n_trials=60, n_jobs=4, callbacks=[endpoint.callback])
         n_requests = len(server.requests)
     trials = study.trials
     assert sorted(t.number for t in trials) == list(range(60))
