@@ -7,6 +7,7 @@ import pickle
 import re
 import socket
 import time
+from typing import Any
 
 import optuna
 from optuna.distributions import FloatDistribution
@@ -36,6 +37,18 @@ def _objective(trial: optuna.Trial) -> float:
 def _open(breaker: EndpointBreaker, at: int = 0) -> None:
     for number in range(at, at + FAILURES_TO_OPEN):
         breaker.failed(number, "no answer within 2 s.")
+
+
+def _sampler(base_url: str, **kwargs: Any) -> LLMSampler:
+    """A sampler asking the model on every trial, with the client's default retries."""
+    return LLMSampler(
+        model="scripted-model",
+        base_url=base_url,
+        search_space=SPACE,
+        schedule=Always(),
+        seed=0,
+        **kwargs,
+    )
 
 
 def _reasons(study: optuna.Study) -> list[str]:
@@ -150,14 +163,7 @@ def test_a_pickled_breaker_finds_out_for_itself() -> None:
 
 def test_a_hung_endpoint_costs_a_few_timeouts_not_one_per_trial_and_retry() -> None:
     with ScriptedLLMServer(lambda call: Reply(delay=1.0)) as server:
-        sampler = LLMSampler(
-            model=server.model,
-            base_url=server.base_url,
-            search_space=SPACE,
-            schedule=Always(),
-            timeout=0.3,
-            seed=0,
-        )
+        sampler = _sampler(server.base_url, timeout=0.3)
         study = optuna.create_study(sampler=sampler)
         study.optimize(_objective, n_trials=12)
         n_requests = len(server.requests)
@@ -178,13 +184,7 @@ def test_a_refusing_endpoint_is_asked_only_now_and_then() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    sampler = LLMSampler(
-        model="m",
-        base_url=f"http://127.0.0.1:{port}/v1",
-        search_space=SPACE,
-        schedule=Always(),
-        seed=0,
-    )
+    sampler = _sampler(f"http://127.0.0.1:{port}/v1")
     study = optuna.create_study(sampler=sampler)
     study.optimize(_objective, n_trials=40)
     sources = {t.user_attrs["llm:source"] for t in study.trials}
@@ -202,13 +202,7 @@ def test_a_503_that_recovers_gives_the_trials_back_to_the_model(
 ) -> None:
     endpoint = DownUntil(Reply(status=503, body=b'{"error": {"message": "overloaded"}}'), 9)
     with ScriptedLLMServer(endpoint) as server:
-        sampler = LLMSampler(
-            model=server.model,
-            client=server.client(max_retries=0),
-            search_space=SPACE,
-            schedule=Always(),
-            seed=0,
-        )
+        sampler = _sampler(server.base_url, max_retries=0)
         study = optuna.create_study(sampler=sampler)
         with caplog.at_level(logging.INFO, logger="optuna.optuna_llm"):
             study.optimize(_objective, n_trials=30, callbacks=[endpoint.callback])
@@ -234,14 +228,7 @@ def test_threads_share_one_breaker() -> None:
         return _objective(trial)
 
     with ScriptedLLMServer(endpoint) as server:
-        sampler = LLMSampler(
-            model=server.model,
-            client=server.client(max_retries=0),
-            search_space=SPACE,
-            schedule=Always(),
-            timeout=0.3,
-            seed=0,
-        )
+        sampler = _sampler(server.base_url, max_retries=0, timeout=0.3)
         study = optuna.create_study(sampler=sampler)
         study.optimize(objective, n_trials=60, n_jobs=4, callbacks=[endpoint.callback])
         n_requests = len(server.requests)
