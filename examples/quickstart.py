@@ -62,7 +62,7 @@ def main() -> None:
 
     print("Starting the local model (the first run assembles it, about 1 GB)...", flush=True)
     started = time.perf_counter()
-    with LocalLLMServer(n_threads=2) as llm:
+    with LocalLLMServer() as llm:
         sampler = llm.sampler(task=TASK, seed=args.seed, max_history_trials=12)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.optimize(objective, n_trials=args.trials, callbacks=[show_progress])

@@ -63,6 +63,25 @@ _CHUNK_BYTES = 1 << 22
 _assembly_lock = threading.Lock()
 
 
+def default_threads() -> int:
+    """Threads that generate the answer when none are given: half the cores, at least one.
+
+    Generation threads wait on each other at every token, so one that shares its core with the
+    objective stalls them all: on 2 cores, 2 threads answered 2.3 times slower beside one busy
+    core than on idle cores, 1 thread 1.14 times (docs/local.md).
+    """
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def default_threads_batch() -> int:
+    """Threads that read the prompt when none are given: every core.
+
+    Reading the prompt is one large batch that every core speeds up, and most of a prompt is a
+    prefix llama.cpp has read before.
+    """
+    return os.cpu_count() or 1
+
+
 def cache_dir() -> Path:
     """Where the assembled model is kept: ``$OPTUNA_LLM_CACHE_DIR``, else the user cache."""
     configured = os.environ.get(CACHE_DIR_ENV)
@@ -105,8 +124,9 @@ class LocalLLMServer:
         model_path: A GGUF file; by default the bundled model.
         n_ctx: Context size in tokens. Prompts of a 30-trial history over ten parameters take
             about 3,000.
-        n_threads: Threads for generation; by default all cores. On a machine busy with the
-            objective, fewer threads give steadier latency.
+        n_threads: Threads that generate the answer. Defaults to :func:`default_threads`.
+        n_threads_batch: Threads that read the prompt. Defaults to
+            :func:`default_threads_batch`.
         port: The port; by default a free one.
         startup_timeout: Seconds to wait for the server to answer.
         extra_args: More ``llama_cpp.server`` command-line arguments.
@@ -121,21 +141,24 @@ class LocalLLMServer:
         *,
         n_ctx: int = 4096,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         port: int | None = None,
         startup_timeout: float = 120.0,
         extra_args: Sequence[str] = (),
     ) -> None:
         if n_ctx < 512:
             raise ValueError(f"`n_ctx` must be at least 512, got {n_ctx!r}.")
-        if n_threads is not None and n_threads < 1:
-            raise ValueError(f"`n_threads` must be positive, got {n_threads!r}.")
+        for name, value in (("n_threads", n_threads), ("n_threads_batch", n_threads_batch)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         if port is not None and not 0 < port < 65536:
             raise ValueError(f"`port` must be between 1 and 65535, got {port!r}.")
         if startup_timeout <= 0:
             raise ValueError(f"`startup_timeout` must be positive, got {startup_timeout!r}.")
         self._model_path = Path(model_path) if model_path is not None else None
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
+        self.n_threads_batch = n_threads_batch or default_threads_batch()
         self._requested_port = port
         self._startup_timeout = startup_timeout
         self._extra_args = list(extra_args)
@@ -205,7 +228,9 @@ class LocalLLMServer:
             "--n_ctx",
             str(self._n_ctx),
             "--n_threads",
-            str(self._n_threads),
+            str(self.n_threads),
+            "--n_threads_batch",
+            str(self.n_threads_batch),
             *self._extra_args,
         ]
         with os.fdopen(descriptor, "wb") as log:

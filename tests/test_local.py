@@ -34,6 +34,8 @@ from optuna_llm.local import BUNDLED_MODEL_FILE
 from optuna_llm.local import BUNDLED_MODEL_SHA256
 from optuna_llm.local import LocalLLMServer
 from optuna_llm.local import bundled_model_path
+from optuna_llm.local import default_threads
+from optuna_llm.local import default_threads_batch
 from optuna_llm.schedules import Always
 
 
@@ -55,7 +57,7 @@ def _require_local_extra() -> None:
 @pytest.fixture(scope="module")
 def llm() -> Iterator[LocalLLMServer]:
     _require_local_extra()
-    with LocalLLMServer(n_threads=2) as server:
+    with LocalLLMServer() as server:
         yield server
 
 
@@ -91,7 +93,8 @@ def test_missing_server_packages_say_how_to_install(monkeypatch: pytest.MonkeyPa
         "find_spec",
         lambda name, *args: None if name == "uvicorn" else real_find_spec(name, *args),
     )
-    with pytest.raises(LocalModelError, match=r"missing: uvicorn.*optuna-llm\[local\]"):
+    # Without the local extra, more packages than uvicorn are missing; the message names them all.
+    with pytest.raises(LocalModelError, match=r"missing: [^)]*uvicorn.*optuna-llm\[local\]"):
         LocalLLMServer().start()
 
 
@@ -151,6 +154,31 @@ def test_corrupt_cached_model_is_assembled_again(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_thread_defaults_leave_room_for_the_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+    for cores, threads in ((1, 1), (2, 1), (3, 1), (8, 4)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        server = LocalLLMServer()
+        assert (server.n_threads, server.n_threads_batch) == (threads, cores)
+    assert LocalLLMServer(n_threads=3, n_threads_batch=5).n_threads_batch == 5
+
+
+@pytest.mark.parametrize("name", ["n_threads", "n_threads_batch"])
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_invalid_thread_counts_raise_value_error(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        LocalLLMServer(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.local_llm
+def test_the_server_runs_with_the_chosen_threads(llm: LocalLLMServer) -> None:
+    # The fixture's server uses the defaults; its command line is what llama.cpp was given.
+    assert llm.pid is not None
+    argv = Path(f"/proc/{llm.pid}/cmdline").read_bytes().decode().split("\0")
+    given = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("--")}
+    assert given["--n_threads"] == str(default_threads())
+    assert given["--n_threads_batch"] == str(default_threads_batch())
+
+
 @pytest.mark.local_llm
 def test_server_is_gone_after_the_context_exits_also_after_an_error() -> None:
     _require_local_extra()
@@ -190,7 +218,7 @@ def test_same_seed_gives_the_same_first_proposal() -> None:
     _require_local_extra()
 
     def first_params(seed: int) -> dict[str, object]:
-        with LocalLLMServer(n_threads=2) as server:
+        with LocalLLMServer() as server:
             sampler = server.sampler(
                 task="Tune a gradient boosting model.", seed=seed, search_space=SPACE
             )

@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model-seeds", type=int, default=3, help="seeds of the model arms")
     run.add_argument("--tasks", nargs="*", help="only these tasks")
     run.add_argument("--arms", nargs="*", choices=sorted(ARMS), help="only these arms")
-    run.add_argument("--threads", type=int, default=2, help="threads of the bundled model")
+    run.add_argument(
+        "--threads", type=int, help="generation threads of the bundled model (default: its own)"
+    )
     run.add_argument("--base-url", help="an OpenAI-compatible endpoint, not the bundled model")
     run.add_argument("--model", help="the model to ask at --base-url")
     report.add_argument("--out", type=Path, help="default: docs/benchmarks.md for the full suite")
