@@ -98,13 +98,14 @@ class EndpointBreaker:
                 f"since {_time(since)}; the model proposes again."
             )
 
-    def failed(self, trial_number: int, error: str) -> None:
-        """A request for trial ``trial_number`` got no answer from the endpoint."""
+    def failed(self, trial_number: int, error: str, *, probe: bool = False) -> None:
+        """A request for trial ``trial_number`` got no answer from the endpoint; ``probe`` says
+        whether it was the probe, not a request sent before the breaker opened."""
         with self._lock:
             self._failures += 1
             self._since = self._since or _now()
             self._last_error = error
-            if self._probing:
+            if probe:
                 self._probing = False
                 self._opened_at = max(self._opened_at, trial_number)
                 self._cooldown = min(2 * self._cooldown, MAX_COOLDOWN)

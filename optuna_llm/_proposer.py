@@ -305,7 +305,7 @@ class Proposer(PicklesWithoutLock):
             self._breaker.answered()
             return _Sent(problem=str(error))
         except EndpointUnavailableError as error:
-            self._breaker.failed(trial_number, str(error))
+            self._breaker.failed(trial_number, str(error), probe=admission.probe)
             failure = str(error)
         except ModelRequestError as error:
             self._breaker.answered()

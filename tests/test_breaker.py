@@ -103,7 +103,7 @@ def test_one_probe_after_the_cooldown_and_a_cooldown_that_doubles() -> None:
             # Nobody else probes while a probe is out.
             assert breaker.admit(number).refusal is not None
             probes.append(number)
-            breaker.failed(number, "no answer within 2 s.")
+            breaker.failed(number, "no answer within 2 s.", probe=True)
     gaps = [b - a for a, b in zip([opened_at, *probes], probes, strict=False)]
     expected: list[int] = []
     while len(expected) < len(gaps):
@@ -123,6 +123,17 @@ def test_a_probe_that_gets_an_answer_closes_the_breaker() -> None:
     assert breaker.admit(100).retry
 
 
+def test_a_late_failure_of_an_earlier_request_does_not_count_as_the_probe() -> None:
+    breaker = EndpointBreaker()
+    _open(breaker)
+    number = FAILURES_TO_OPEN - 1 + FIRST_COOLDOWN
+    assert breaker.admit(number).probe
+    breaker.failed(number, "no answer within 2 s.")  # sent before the breaker opened
+    assert breaker.admit(number + 1).refusal is not None  # the probe is still out
+    breaker.answered()
+    assert not breaker.is_open
+
+
 def test_a_probe_not_sent_lets_the_next_trial_probe() -> None:
     breaker = EndpointBreaker()
     _open(breaker)
@@ -140,7 +151,7 @@ def test_one_log_line_when_it_opens_and_one_when_it_closes(
         _open(breaker)
         for number in range(FAILURES_TO_OPEN, 40):
             if breaker.admit(number).refusal is None:
-                breaker.failed(number, "no answer within 2 s.")
+                breaker.failed(number, "no answer within 2 s.", probe=True)
         breaker.admit(100)
         breaker.answered()
         breaker.answered()
