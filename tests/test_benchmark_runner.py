@@ -171,7 +171,28 @@ def test_full_suite_runs_model_arms_at_30_trials_and_the_others_at_100() -> None
     assert {k.n_trials for k in model} == {30} and {k.seed for k in model} == {0, 1, 2}
     others = set(keys) - model
     assert {k.n_trials for k in others} == {100} and {k.seed for k in others} == set(range(10))
-    assert {k.arm for k in others} >= {"random", "qmc", "tpe", "cmaes", "gp", "defaults_random"}
+    assert {k.arm for k in others} >= {
+        "random",
+        "qmc",
+        "tpe",
+        "cmaes",
+        "gp",
+        "defaults_random",
+        "defaults_tpe",
+        "defaults_gp",
+    }
+
+
+def test_defaults_then_tpe_starts_from_the_defaults_and_then_follows_tpe(tmp_path: Path) -> None:
+    keys = _keys(("defaults_tpe", "tpe"), seeds=1)
+    run_plan(plan(keys, tmp_path), tiny_tasks, tmp_path, workers=1, endpoint=None, report=print)
+    records = {
+        arm: [r for r in read_records(tmp_path) if r.arm == arm] for arm in ("defaults_tpe", "tpe")
+    }
+    assert records["defaults_tpe"][0].params == {"width": 0.5, "shape": "flat"}
+    # After the defaults, TPE with the same seed starts as it starts on its own.
+    assert records["defaults_tpe"][1].params == records["tpe"][0].params
+    assert len(records["defaults_tpe"]) == len(records["tpe"]) == 6
 
 
 def test_generated_results_replace_only_their_own_part(tmp_path: Path) -> None:

@@ -132,6 +132,9 @@ ARMS: Mapping[str, Arm] = {
         Arm("cmaes", _cmaes),
         Arm("gp", _gp),
         Arm("defaults_random", _random, defaults_first=True),
+        # Controls for any gain credited to a model: the defaults, then a classical sampler.
+        Arm("defaults_tpe", _tpe, defaults_first=True),
+        Arm("defaults_gp", _gp, defaults_first=True),
         Arm("llm_fallback", _llm_unreachable),
         Arm("llm_pure", _llm(Always()), needs_model=True),
         Arm("llm_hybrid", _llm(None), needs_model=True),

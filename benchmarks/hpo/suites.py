@@ -18,6 +18,8 @@ CLASSICAL_ARMS = (
     "cmaes",
     "gp",
     "defaults_random",
+    "defaults_tpe",
+    "defaults_gp",
     "llm_fallback",
 )
 MODEL_ARMS = ("llm_pure", "llm_hybrid", "llm_anonymous")
