@@ -362,16 +362,16 @@ class Proposer(PicklesWithoutLock):
     def _ask_ahead(self, request: ProposalRequest, plan: Mapping[str, Any]) -> None:
         """Ask in the background for the next trial, as if this one ran ``plan``; only when no
         spare proposal waits and no other request ahead is under way."""
-        ahead = dataclasses.replace(
-            request,
-            trial_number=request.trial_number + 1,
-            view=request.view.holding(plan),
-            seed=None if request.seed is None else (request.seed + 1) % 2**31,
-            ask_ahead=False,
-        )
         with self._lock:
             if self._ahead or len(self._queue):
                 return
+            ahead = dataclasses.replace(
+                request,
+                trial_number=request.trial_number + 1,
+                view=request.view.holding(plan),
+                seed=None if request.seed is None else (request.seed + 1) % 2**31,
+                ask_ahead=False,
+            )
             thread = threading.Thread(
                 target=self._queue_ahead,
                 args=(ahead, request.trial_number),
