@@ -13,6 +13,7 @@ from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import LocalModelError
 from optuna_llm.exceptions import ModelRequestError
 from optuna_llm.exceptions import OptunaLLMError
+from optuna_llm.guide import Guide
 from optuna_llm.report import report
 
 
@@ -23,6 +24,7 @@ __all__ = [
     "ChatReply",
     "ChatRequest",
     "EndpointUnavailableError",
+    "Guide",
     "InvalidAnswerError",
     "LLMClient",
     "LLMSampler",

@@ -12,6 +12,7 @@ from optuna.study import Study
 from optuna_llm._client import LLMClient
 from optuna_llm._client import is_client
 from optuna_llm.budget import Budget
+from optuna_llm.guide import Guide
 
 
 def validate_arguments(
@@ -28,7 +29,8 @@ def validate_arguments(
     search_space: Mapping[str, BaseDistribution] | None,
     param_descriptions: Mapping[str, str] | None,
     schedule: object,
-    budget: object,
+    guide: object = None,
+    budget: object = None,
     batch_size: int,
     prefetch: bool,
     related_studies: Sequence[object],
@@ -47,6 +49,12 @@ def validate_arguments(
     if schedule is not None and not callable(schedule):
         raise ValueError(
             f"`schedule` must be callable as (study, trial) -> bool, got {schedule!r}."
+        )
+    if guide is not None and not isinstance(guide, Guide):
+        raise ValueError(f"`guide` must be an optuna_llm.Guide, got {guide!r}.")
+    if guide is not None and schedule is not None:
+        raise ValueError(
+            "`guide` sets the guided default and `schedule` replaces it: pass one of them."
         )
     if budget is not None and not isinstance(budget, Budget):
         raise ValueError(f"`budget` must be an optuna_llm.Budget, got {budget!r}.")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
+from typing import Literal
 
 from optuna.study import StudyDirection
 
@@ -49,6 +51,19 @@ BATCH_SYSTEM_PROMPT = _system_prompt(
     f'{{"proposals": [{_ANSWER_FORMAT}, ...]}}\nThe configurations must differ from each other.',
 )
 
+RequestKind = Literal["next", "start", "challenge"]
+
+START_REQUEST = (
+    "Propose the configuration to evaluate first: the well-known default or recommended "
+    "starting configuration for this kind of task, the one an expert would try before any "
+    "tuning."
+)
+CHALLENGE_REQUEST = (
+    "The classical optimizer will evaluate this configuration next: {candidate}\n"
+    "Propose one configuration that you expect to do better than it and than the best trials "
+    "so far. It must differ from every trial above."
+)
+
 REASK_TEMPLATE = """\
 Your answer could not be used:
 {errors}
@@ -64,8 +79,11 @@ def build_messages(
     history: HistoryView,
     batch_size: int = 1,
     prior: str | None = None,
+    kind: RequestKind = "next",
+    candidate: Mapping[str, Any] | None = None,
 ) -> list[Message]:
-    """The system and user messages asking for the next ``batch_size`` configurations.
+    """The system and user messages asking for the next ``batch_size`` configurations, or,
+    by ``kind``, for the recommended start or for one configuration to beat ``candidate``.
 
     ``prior``, experience from related studies, goes before the history, in the part of the
     prompt that stays the same from trial to trial.
@@ -79,11 +97,19 @@ def build_messages(
             history=history,
             prior=prior,
         ),
-        "Propose the next configuration."
-        if batch_size == 1
-        else f"Propose the next {batch_size} configurations.",
+        _request_line(kind, batch_size, candidate),
     ]
     return _chat(SYSTEM_PROMPT if batch_size == 1 else BATCH_SYSTEM_PROMPT, parts)
+
+
+def _request_line(kind: RequestKind, batch_size: int, candidate: Mapping[str, Any] | None) -> str:
+    if kind == "start":
+        return START_REQUEST
+    if kind == "challenge":
+        return CHALLENGE_REQUEST.format(candidate=format_params(candidate or {}))
+    if batch_size == 1:
+        return "Propose the next configuration."
+    return f"Propose the next {batch_size} configurations."
 
 
 REPORT_SYSTEM_PROMPT = """\

@@ -44,6 +44,7 @@ from optuna_llm._history import select_history
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import parse_answers
 from optuna_llm._pickling import PicklesWithoutLock
+from optuna_llm._prompt import RequestKind
 from optuna_llm._prompt import build_messages
 from optuna_llm._prompt import reask_messages
 from optuna_llm._search_space import ParamSpec
@@ -82,6 +83,11 @@ class ProposalRequest:
         prior: The prompt section on related studies, if any.
         seed: The request's ``seed``.
         ask_ahead: Also ask, in the background, for the next trial's proposal.
+        kind: ``next`` asks for the next configuration(s); ``start`` for the recommended
+            starting configuration; ``challenge`` for one configuration to beat
+            ``candidate``, the classical sampler's. Only ``next`` uses batches, spare
+            proposals and requests made ahead.
+        candidate: The classical sampler's configuration, for a ``challenge``.
     """
 
     trial_number: int
@@ -92,6 +98,13 @@ class ProposalRequest:
     prior: str | None = None
     seed: int | None = None
     ask_ahead: bool = False
+    kind: RequestKind = "next"
+    candidate: Mapping[str, Any] | None = None
+
+    @property
+    def batch_size(self) -> int | None:
+        """The configurations to ask for: the proposer's batch for ``next``, else one."""
+        return None if self.kind == "next" else 1
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,8 @@ class Proposer(PicklesWithoutLock):
 
     def propose(self, request: ProposalRequest) -> Answer:
         """The model's proposal for ``request.trial_number``; never raises for the model."""
+        if request.kind != "next":
+            return self._ask(request)[0]
         answer = self._from_queue(request)
         if answer is None:
             answer, spare = self._ask(request)
@@ -200,12 +215,15 @@ class Proposer(PicklesWithoutLock):
 
     def _ask(self, request: ProposalRequest) -> tuple[Answer, list[Proposal]]:
         """Ask, and re-ask once when no answer is usable; the answer and a batch's spares."""
-        messages = self._messages(request)
-        schema = answer_schema(request.specs, self._batch_size)
+        batch_size = request.batch_size or self._batch_size
+        messages = self._messages(request, batch_size)
+        schema = answer_schema(request.specs, batch_size)
         usage = Usage()
         best: Proposal | None = None
         failure = "no answer"
-        for attempt in range(MAX_ATTEMPTS):
+        # One request per decision of the guided default; the per-trial path may re-ask once.
+        attempts = MAX_ATTEMPTS if request.kind == "next" else 1
+        for attempt in range(attempts):
             admission = self._admit(request.trial_number)
             if admission.refusal is not None:
                 if attempt == 0:
@@ -245,7 +263,7 @@ class Proposer(PicklesWithoutLock):
                     best is None or len(partial.params) >= len(best.params)
                 ):
                     best = partial
-            last = attempt + 1 == MAX_ATTEMPTS
+            last = attempt + 1 == attempts
             self._audit(
                 request.trial_number,
                 chat,
@@ -263,7 +281,7 @@ class Proposer(PicklesWithoutLock):
             return Answer(usage=usage, failure=failure), []
         return Answer(best.params, best.rationale, usage=usage, failure=failure), []
 
-    def _messages(self, request: ProposalRequest) -> list[Message]:
+    def _messages(self, request: ProposalRequest, batch_size: int) -> list[Message]:
         history = select_history(
             request.view.earlier,
             request.directions,
@@ -276,8 +294,10 @@ class Proposer(PicklesWithoutLock):
             metric_names=request.metric_names,
             specs=request.specs,
             history=history,
-            batch_size=self._batch_size,
+            batch_size=batch_size,
             prior=request.prior,
+            kind=request.kind,
+            candidate=request.candidate,
         )
 
     def _admit(self, trial_number: int) -> Admission:
@@ -351,7 +371,8 @@ class Proposer(PicklesWithoutLock):
             if find_covering(proposal.params, [(-1, p.params) for p in usable]) is not None:
                 continue
             repeated = request.view.repeats(proposal.params)
-            if repeated is None:
+            if repeated is None and request.kind == "next":
+                # A start or a challenge may still be turned down, so it is not handed out yet.
                 repeated = self._handed_out.claim(request.trial_number, proposal.params)
             if repeated is not None:
                 problems.append(duplicate_error(repeated, proposal.params))

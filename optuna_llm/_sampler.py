@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import copy
 import logging
 import os
+import random
 import threading
 from typing import Any
 
@@ -26,11 +27,18 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_llm._arguments import validate_arguments
+from optuna_llm._classical import ClassicalSampler
 from optuna_llm._client import ClientLike
 from optuna_llm._client import make_client
 from optuna_llm._fallback import fill_from
+from optuna_llm._guided import Decision
+from optuna_llm._guided import GuidedPlan
+from optuna_llm._guided import challenge_succeeded
+from optuna_llm._guided import turned_down
 from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._prior import RelatedStudies
+from optuna_llm._prompt import RequestKind
+from optuna_llm._proposer import Answer
 from optuna_llm._proposer import ProposalRequest
 from optuna_llm._proposer import Proposer
 from optuna_llm._search_space import ParamSpec
@@ -46,15 +54,25 @@ from optuna_llm._trial_context import TrialContext
 from optuna_llm._trial_context import TrialContexts
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
+from optuna_llm.guide import Guide
 from optuna_llm.schedules import ScheduleFn
-from optuna_llm.schedules import default_schedule
 
 
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 
 class LLMSampler(PicklesWithoutLock, BaseSampler):
-    """A sampler that asks a language model for whole configurations, with TPE as a safety net.
+    """A sampler that combines a language model's knowledge with a classical sampler.
+
+    By default (no ``schedule``) the model is asked once for the recommended starting
+    configuration of the task: that is the first trial, and the centre of a prior from which
+    part of the warm-up is drawn. Then the classical sampler (GP where it suits the study and
+    is installed, TPE otherwise) is in charge; every few trials the model may replace its
+    candidate with a proposal of its own, only when that proposal is rated competitive, and
+    less often each time it does not do well. A flat history stops the model. ``guide`` sets
+    the constants; see :class:`~optuna_llm.Guide` and docs/hybrid.md.
+
+    With a ``schedule``, the model proposes every trial the schedule gives it instead.
 
     For each trial the model proposes, the sampler shows it the task, the search space and a
     bounded view of the study's history, asks for one configuration as JSON, and validates every
@@ -65,9 +83,11 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     the sampler stops asking and tries the endpoint again every few trials.
 
     Each trial records where its values came from in user attributes that optuna-dashboard
-    shows: ``llm:source`` (``llm``, ``partial`` or ``fallback``), ``llm:model_share`` (the
-    share of its values from the model, a number the dashboard can filter on), ``llm:reason``
-    when it fell back, and ``llm:rationale``, the model's one-sentence explanation.
+    shows: ``llm:source`` (``llm``: the model's proposal; ``partial``: the model's, completed by
+    the classical sampler; ``prior``: drawn from the prior around the model's start;
+    ``fallback``: the classical sampler's), ``llm:model_share`` (the share of its values from
+    the model or its prior, a number the dashboard can filter on), ``llm:reason`` when the
+    classical sampler proposed, and ``llm:rationale``, the model's one-sentence explanation.
 
     Example:
 
@@ -95,9 +115,11 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             ``base_url`` and the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
         base_url: The endpoint when no client is given, e.g. ``http://127.0.0.1:11434/v1``.
             No API key is needed when this is set and ``OPENAI_API_KEY`` is not.
-        seed: Seeds the fallback sampler and the ``seed`` of each request.
-        fallback_sampler: Proposes whatever the model does not, and every trial the schedule
-            gives to it. Defaults to ``TPESampler(seed=seed)``.
+        seed: Seeds the fallback sampler, the prior's draws and the ``seed`` of each request.
+        fallback_sampler: The classical sampler: proposes whatever the model does not. Defaults
+            to GPSampler while the study suits it (``torch`` and ``scipy`` installed, no
+            conditional parameters, under 250 trials) and TPESampler otherwise; with a
+            ``schedule``, to ``TPESampler(seed=seed)``.
         timeout: Seconds to wait for one request to the model.
         max_retries: How often the ``openai`` client retries transport errors.
         temperature: Sampling temperature of the model; ``None`` leaves the endpoint's default.
@@ -107,13 +129,17 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             the first trial too. Parameters used by trials always take precedence.
         param_descriptions: A short description per parameter name, shown to the model.
         schedule: Which trials the model proposes: a callable ``(study, trial) -> bool``, such
-            as those of :mod:`optuna_llm.schedules`. Defaults to
-            :func:`~optuna_llm.schedules.default_schedule`: the first 10 trials, then every 5th.
+            as those of :mod:`optuna_llm.schedules` (``default_schedule()``, the first 10
+            trials then every 5th, was the default before the guided one). Without one, the
+            guided default decides.
+        guide: The guided default's constants (:class:`~optuna_llm.Guide`); not with
+            ``schedule``.
         budget: Limits on requests, tokens, cost and requests per minute
             (:class:`~optuna_llm.Budget`); once one is reached, the fallback proposes.
-        batch_size: Configurations asked for per request; the spare ones serve the next trials
-            while the study has not moved on.
-        prefetch: Ask for the next trial's configuration while this trial's objective runs.
+        batch_size: Configurations asked for per request of a schedule; the spare ones serve
+            the next trials while the study has not moved on.
+        prefetch: Ask for the next scheduled trial's configuration while this trial's
+            objective runs.
         audit_log: A JSON Lines file to which every exchange with the model is appended, for
             audit and for replay with :class:`~optuna_llm.ReplayClient`.
         related_studies: Studies (names in the same storage, or ``Study`` objects) whose best
@@ -137,6 +163,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         param_descriptions: Mapping[str, str] | None = None,
         schedule: ScheduleFn | None = None,
+        guide: Guide | None = None,
         budget: Budget | None = None,
         batch_size: int = 1,
         prefetch: bool = False,
@@ -156,6 +183,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             search_space=search_space,
             param_descriptions=param_descriptions,
             schedule=schedule,
+            guide=guide,
             budget=budget,
             batch_size=batch_size,
             prefetch=prefetch,
@@ -164,7 +192,9 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         if isinstance(fallback_sampler, LLMSampler):
             raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
         self._rng = LazyRandomState(seed)
-        self._fallback = fallback_sampler or TPESampler(seed=seed)
+        self._fallback = fallback_sampler or (
+            TPESampler(seed=seed) if schedule is not None else ClassicalSampler(seed=seed)
+        )
         self._proposer = Proposer(
             make_client(
                 model=model,
@@ -185,7 +215,8 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         )
         self._known_space = dict(search_space or {})
         self._descriptions = dict(param_descriptions or {})
-        self._schedule = schedule if schedule is not None else default_schedule()
+        self._schedule = schedule
+        self._plan = GuidedPlan(guide or Guide(), _draw_seed(seed)) if schedule is None else None
         self._prefetch = prefetch
         self._related = RelatedStudies(related_studies)
         self._contexts = TrialContexts()
@@ -228,9 +259,17 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         if not search_space:
             return {}
         context = self._contexts.get(trial._trial_id)
-        if self._uses_model(study, trial, context):
-            self._ask_model(study, trial, search_space, context)
-        params = self._completed(study, trial, search_space, context)
+        role = context.decision.role if context.decision is not None else None
+        if role == "challenge":
+            params = self._challenged(study, trial, search_space, context)
+        else:
+            if role == "prior":
+                self._draw_from_prior(study, trial, search_space, context)
+            elif self._uses_model(study, trial, context):
+                self._ask_model(study, trial, search_space, context, "start" if role else "next")
+                if role == "start":
+                    self._guided_plan.started(trial.number, context.answer.params)
+            params = self._completed(study, trial, search_space, context)
         write_planned_params(study, trial, params)
         holder = held_by_another_worker(study, trial, context.answer.params)
         if holder is not None:
@@ -265,6 +304,8 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         self._proposer.finish(trial.number)
         if context is None:
             return
+        if context.decision is not None:
+            self._learn(study, trial, context, values if state == TrialState.COMPLETE else None)
         provenance = context.provenance(trial.params)
         if provenance is None:
             return
@@ -276,15 +317,97 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         write_provenance(study, trial, provenance)
         write_dashboard_note(study, trial, provenance, fallback_name)
 
+    @property
+    def _guided_plan(self) -> GuidedPlan:
+        assert self._plan is not None
+        return self._plan
+
     def _uses_model(self, study: Study, trial: FrozenTrial, context: TrialContext) -> bool:
-        """Whether the schedule gives this trial to the model; decided once per trial."""
+        """Whether the model, or its prior, proposes this trial; decided once per trial, by
+        the schedule or by the guided plan."""
         if context.use_model is None:
-            context.use_model = self._scheduled(study, trial)
+            if self._plan is None:
+                context.use_model = self._scheduled(study, trial)
+                note = "the schedule gave this trial to the classical sampler"
+            else:
+                context.decision = self._decide(study, trial, context)
+                context.use_model = context.decision.role != "classical"
+                note = context.decision.note or "the classical sampler's turn"
             if not context.use_model:
-                context.notes.append("the schedule gave this trial to the classical sampler")
+                context.notes.append(note)
         return context.use_model
 
+    def _decide(self, study: Study, trial: FrozenTrial, context: TrialContext) -> Decision:
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        finished = [t for t in trials if t.state.is_finished()]
+        has_specs = bool(self._specs(study, context))
+        return self._guided_plan.decide(trial.number, finished, has_specs)
+
+    def _draw_from_prior(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        context: TrialContext,
+    ) -> None:
+        """Take this warm-up trial's draw from the prior, unless it repeats a trial."""
+        assert context.decision is not None
+        specs = self._specs(study, context)
+        space = {name: spec.distribution for name, spec in specs.items() if name in search_space}
+        params = self._guided_plan.draw(context.decision.draw_index, space)
+        repeated = Snapshot.of(study, trial).repeats(params)
+        if repeated is not None:
+            context.notes.append(f"the prior's draw repeats trial {repeated}")
+            return
+        context.take(Answer(params))
+
+    def _challenged(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        context: TrialContext,
+    ) -> dict[str, Any]:
+        """The classical sampler's candidate, or the model's proposal when it is rated
+        competitive; at most one request."""
+        candidate = self._completed(study, trial, search_space, context)
+        self._ask_model(study, trial, search_space, context, "challenge", candidate=candidate)
+        proposal = context.answer.params
+        if not proposal:
+            return candidate
+        view = Snapshot.of(study, trial)
+        tried = [params for _, params in view.finished + view.running]
+        finished = [t for t in view.earlier if t.state.is_finished()]
+        space = {name: d for name, d in search_space.items() if name in proposal}
+        why = turned_down(proposal, finished, tried, space, study.directions)
+        if why is not None:
+            context.drop_answer(why, by_design=True)
+            return candidate
+        context.fallback_names.difference_update(proposal)
+        return {**candidate, **proposal}
+
+    def _learn(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        context: TrialContext,
+        values: Sequence[float] | None,
+    ) -> None:
+        """Tell the guided plan what came of a trial the model had a part in."""
+        assert context.decision is not None
+        role, plan = context.decision.role, self._guided_plan
+        if role == "start" and plan.start is None:
+            # The objective ended before sampling anything: the next trial asks instead.
+            plan.started_nothing()
+        elif role == "challenge":
+            used = bool(context.answer.params)
+            trials = study._get_trials(deepcopy=False, use_cache=False)
+            succeeded = used and challenge_succeeded(trial, values, trials, study.directions)
+            plan.judged(trial.number, success=succeeded)
+
     def _scheduled(self, study: Study, trial: FrozenTrial) -> bool:
+        if self._schedule is None:
+            return False
         try:
             return bool(self._schedule(study, trial))
         except Exception as error:
@@ -297,6 +420,9 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         trial: FrozenTrial,
         search_space: Mapping[str, BaseDistribution],
         context: TrialContext,
+        kind: RequestKind = "next",
+        *,
+        candidate: Mapping[str, Any] | None = None,
     ) -> None:
         """Ask the proposer for this trial and keep its answer on the trial's context."""
         specs = self._specs(study, context)
@@ -308,7 +434,9 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             metric_names=metric_names(study),
             prior=self._related.section(study._storage),
             seed=self._request_seed(),
-            ask_ahead=self._prefetch and self._next_goes_to_model(study, trial),
+            ask_ahead=kind == "next" and self._prefetch and self._next_goes_to_model(study, trial),
+            kind=kind,
+            candidate=candidate,
         )
         context.take(self._proposer.propose(request))
 
@@ -346,3 +474,8 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     def _request_seed(self) -> int:
         with self._lock:
             return int(self._rng.rng.randint(0, 2**31 - 1))
+
+
+def _draw_seed(seed: int | None) -> int:
+    """The seed of the prior's draws: from ``seed``, so that every worker draws the same."""
+    return seed % 2**31 if seed is not None else random.SystemRandom().randrange(2**31)

@@ -42,7 +42,7 @@ METRIC_NAMES_KEY = "study:metric_names"
 # Optuna's own samplers split long system attributes into chunks of this size.
 CHUNK_CHARS = 2045
 
-Source = Literal["llm", "partial", "fallback"]
+Source = Literal["llm", "partial", "prior", "fallback"]
 
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
@@ -95,6 +95,7 @@ class Provenance:
 _SOURCE_TEXT = {
     "llm": "the model",
     "partial": "the model, with some values from {sampler}",
+    "prior": "a warm-up draw from the prior around the model's recommended start",
     "fallback": "{sampler}, instead of the model",
 }
 

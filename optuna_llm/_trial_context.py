@@ -11,6 +11,7 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 
+from optuna_llm._guided import Decision
 from optuna_llm._proposer import Answer
 from optuna_llm._search_space import ParamSpec
 from optuna_llm._trial_attrs import Provenance
@@ -31,6 +32,7 @@ class TrialContext:
     """
 
     use_model: bool | None = None
+    decision: Decision | None = None
     fallback_space: dict[str, BaseDistribution] | None = None
     specs: dict[str, ParamSpec] | None = None
     answer: Answer = field(default_factory=Answer)
@@ -47,10 +49,11 @@ class TrialContext:
         if answer.failure:
             self.reasons.append(answer.failure)
 
-    def drop_answer(self, reason: str) -> None:
-        """Give up the model's values, keeping what asking cost."""
+    def drop_answer(self, reason: str, *, by_design: bool = False) -> None:
+        """Give up the model's values, keeping what asking cost; ``by_design`` when a rule
+        turned them down rather than the model failing."""
         self.answer = Answer(usage=self.answer.usage)
-        self.reasons.append(reason)
+        (self.notes if by_design else self.reasons).append(reason)
 
     def fell_back(self, name: str) -> None:
         """The fallback proposes ``name``, which the model's answer did not cover."""
@@ -70,6 +73,11 @@ class TrialContext:
         classification = classify(params, self.answer.params, self.fallback_names)
         if classification.source is None:
             return None
+        source = classification.source
+        role = self.decision.role if self.decision is not None else None
+        if role == "prior" and source in ("llm", "partial"):
+            # The values came from the prior's draw, not from an answer of the model.
+            source = "prior"
         reason = None
         if classification.source != "llm":
             # Without another reason, the answer was valid but left out parameters it may
@@ -77,7 +85,7 @@ class TrialContext:
             missing = ", ".join(map(repr, classification.from_fallback))
             reason = self.reason() or f"the model gave no value for {missing}"
         return Provenance(
-            source=classification.source,
+            source=source,
             model_share=classification.model_share,
             reason=reason,
             rationale=self.answer.rationale or None,

@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial
 from optuna_llm._sampler import LLMSampler
 from optuna_llm.budget import Usage
 from optuna_llm.schedules import Always
+from optuna_llm.schedules import default_schedule
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import Reply
@@ -267,9 +268,11 @@ def run_outage(
 ) -> Outage:
     """Run a study whose endpoint hangs for the first ``down_for`` trials, then recovers.
 
-    The sampler has default settings but for ``timeout`` (and a known search space, so that
-    the model proposes from the first trial); the endpoint holds each request past the timeout
-    until trial ``down_for - 1`` has ended, and answers valid configurations after that.
+    The sampler has default settings but for ``timeout``, a known search space (so that the
+    model proposes from the first trial) and ``default_schedule()``, which asks the model on
+    the first 10 trials and every 5th after: far more often than the guided default, so that
+    the outage is felt. The endpoint holds each request past the timeout until trial
+    ``down_for - 1`` has ended, and answers valid configurations after that.
     """
     endpoint = DownUntil(Reply(delay=timeout + 1.0), last_down=down_for - 1)
     with ScriptedLLMServer(endpoint) as server:
@@ -279,6 +282,7 @@ def run_outage(
             search_space=SPACE,
             timeout=timeout,
             seed=0,
+            schedule=default_schedule(),
         )
         study = optuna.create_study(storage=storage, sampler=sampler)
         study.optimize(objective, n_trials=n_trials, callbacks=[endpoint.callback])

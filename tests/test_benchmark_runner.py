@@ -164,11 +164,16 @@ def test_shorter_budgets_come_from_the_first_trials_of_longer_studies(tmp_path: 
     assert [r.params for r in derived] == [r.params for r in long_random]
 
 
-def test_full_suite_runs_model_arms_at_30_trials_and_the_others_at_100() -> None:
+def test_full_suite_runs_the_default_at_100_trials_and_5_seeds() -> None:
     tasks = tiny_tasks()
-    keys = suite("full", model_seeds=3, seeds=10).keys(tasks)
-    model = {k for k in keys if k.arm.startswith("llm_") and k.arm != "llm_fallback"}
-    assert {k.n_trials for k in model} == {30} and {k.seed for k in model} == {0, 1, 2}
+    keys = suite("full").keys(tasks)
+    default = {k for k in keys if k.arm == "llm_default"}
+    assert {k.n_trials for k in default} == {100} and {k.seed for k in default} == set(range(5))
+    ablations = {k for k in keys if k.arm in {"llm_start_only", "llm_no_challenge"}}
+    assert {k.n_trials for k in ablations} == {30} and {k.seed for k in ablations} == set(range(5))
+    earlier = {k for k in keys if k.arm in {"llm_pure", "llm_hybrid", "llm_anonymous"}}
+    assert {k.n_trials for k in earlier} == {30} and {k.seed for k in earlier} == {0, 1, 2}
+    model = default | ablations | earlier
     others = set(keys) - model
     assert {k.n_trials for k in others} == {100} and {k.seed for k in others} == set(range(10))
     assert {k.arm for k in others} >= {

@@ -27,6 +27,7 @@ from optuna_llm import LLMSampler
 from optuna_llm.schedules import Always
 from optuna_llm.schedules import EveryKth
 from optuna_llm.schedules import FirstTrials
+from optuna_llm.schedules import default_schedule
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import Reply
@@ -209,6 +210,7 @@ def test_unreachable_model_falls_back_on_every_trial(caplog: pytest.LogCaptureFi
         base_url=f"http://127.0.0.1:{_closed_port()}/v1",
         max_retries=0,
         search_space={"x": FloatDistribution(-5, 5)},
+        schedule=Always(),
     )
     study = optuna.create_study(sampler=sampler)
     with caplog.at_level(logging.WARNING, logger="optuna.optuna_llm"):
@@ -366,8 +368,8 @@ def test_hooks_and_reseed_are_forwarded_to_the_fallback(
     assert fallback.calls == ["before_trial", "after_trial"] * 2 + ["reseed_rng"]
 
 
-def test_default_fallback_is_tpe_with_the_same_seed() -> None:
-    sampler = LLMSampler(model="m", seed=5)
+def test_default_fallback_of_a_schedule_is_tpe_with_the_same_seed() -> None:
+    sampler = LLMSampler(model="m", seed=5, schedule=Always())
     fallback = sampler._fallback
     assert isinstance(fallback, TPESampler)
     assert fallback._random_sampler._rng.rng.randint(1000) == RandomSampler(
@@ -467,6 +469,7 @@ def test_default_schedule_is_hybrid(random_server: ScriptedLLMServer) -> None:
         model=random_server.model,
         client=random_server.client(),
         search_space={"x": FloatDistribution(0, 1)},
+        schedule=default_schedule(),
     )
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=16)

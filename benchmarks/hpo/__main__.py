@@ -66,11 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the studies not yet saved")
     report = commands.add_parser("report", help="write tables and plots from saved studies")
     for command in (run, report):
-        command.add_argument("--suite", choices=("quick", "full"), default="quick")
+        command.add_argument("--suite", choices=("quick", "full", "design"), default="quick")
         command.add_argument("--results", type=Path, help="default: benchmarks/results/SUITE")
     run.add_argument("--workers", type=int, default=1, help="parallel studies without a model")
     run.add_argument("--seeds", type=int, default=10, help="seeds of the full suite's samplers")
-    run.add_argument("--model-seeds", type=int, default=3, help="seeds of the model arms")
+    run.add_argument("--model-seeds", type=int, default=5, help="seeds of the model arms")
     run.add_argument("--tasks", nargs="*", help="only these tasks")
     run.add_argument("--arms", nargs="*", choices=sorted(ARMS), help="only these arms")
     run.add_argument(

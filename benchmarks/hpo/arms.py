@@ -13,9 +13,11 @@ import optuna
 from optuna.samplers import BaseSampler
 
 from benchmarks.hpo.task import Task
+from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm.schedules import Always
 from optuna_llm.schedules import ScheduleFn
+from optuna_llm.schedules import default_schedule
 
 
 # Requests to the local model on two busy cores take 5 to 30 s; a late answer would turn the
@@ -93,6 +95,28 @@ def _llm(schedule: ScheduleFn | None) -> Callable[[Task, StudySetup], BaseSample
     return build
 
 
+def _llm_guided(guide: Guide | None) -> Callable[[Task, StudySetup], BaseSampler]:
+    """Exactly what users get from ``LLMSampler(...)`` without a schedule: its own classical
+    sampler, and ``guide`` only where an ablation changes a constant."""
+
+    def build(task: Task, setup: StudySetup) -> BaseSampler:
+        if setup.endpoint is None:
+            raise ValueError("this arm asks a model, but no endpoint was given")
+        return LLMSampler(
+            model=setup.endpoint.model,
+            base_url=setup.endpoint.base_url,
+            task=task.description,
+            search_space=task.search_space,
+            param_descriptions=task.param_descriptions,
+            seed=setup.seed,
+            guide=guide,
+            timeout=MODEL_TIMEOUT,
+            audit_log=setup.audit_log,
+        )
+
+    return build
+
+
 def _llm_unreachable(task: Task, setup: StudySetup) -> BaseSampler:
     # Port 9 on loopback refuses at once: every trial takes the fallback path, which measures
     # what the safety net costs and whether it matches TPE alone.
@@ -137,7 +161,21 @@ ARMS: Mapping[str, Arm] = {
         Arm("defaults_gp", _gp, defaults_first=True),
         Arm("llm_fallback", _llm_unreachable),
         Arm("llm_pure", _llm(Always()), needs_model=True),
-        Arm("llm_hybrid", _llm(None), needs_model=True),
+        # The default before the guided one: the model for the first 10 trials, then every 5th.
+        Arm("llm_hybrid", _llm(default_schedule()), needs_model=True),
+        Arm("llm_default", _llm_guided(None), needs_model=True),
+        # Ablations of the guided default, one constant each.
+        Arm("llm_start_only", _llm_guided(Guide(prior_share=0.0, ask_every=0)), needs_model=True),
+        Arm("llm_no_challenge", _llm_guided(Guide(ask_every=0)), needs_model=True),
+        # Warm-up variants compared on the design tasks; the default draws its whole warm-up
+        # from the prior (prior_share=1.0, prior_width=0.15).
+        Arm("llm_half_prior", _llm_guided(Guide(prior_share=0.5)), needs_model=True),
+        Arm("llm_dense_prior", _llm_guided(Guide(prior_share=1.0)), needs_model=True),
+        Arm(
+            "llm_wide_prior",
+            _llm_guided(Guide(prior_share=0.5, prior_width=0.3)),
+            needs_model=True,
+        ),
         Arm("llm_anonymous", _llm(Always()), needs_model=True, anonymous=True),
     )
 }

@@ -143,8 +143,15 @@ class Plan:
 
 
 # Model studies are slow (about 10 s a request on two cores); a partial run should first cover
-# every task with the default hybrid setting, then with the model alone, then the control.
-MODEL_ARM_ORDER = ("llm_hybrid", "llm_pure", "llm_anonymous")
+# every task with the default, then with its ablations, then the per-trial model arms.
+MODEL_ARM_ORDER = (
+    "llm_default",
+    "llm_start_only",
+    "llm_no_challenge",
+    "llm_hybrid",
+    "llm_pure",
+    "llm_anonymous",
+)
 
 
 def plan(keys: Sequence[StudyKey], results: Path) -> Plan:

@@ -1,0 +1,187 @@
+"""The guided default's pure parts: prior draws, unit coordinates, gates, track record."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.trial import create_trial
+import pytest
+
+from optuna_llm import Guide
+from optuna_llm._classical import ClassicalSampler
+from optuna_llm._classical import gp_available
+from optuna_llm._classical import suits_gp
+from optuna_llm._gate import TrackRecord
+from optuna_llm._gate import did_well
+from optuna_llm._gate import is_flat
+from optuna_llm._gate import near_repeat
+from optuna_llm._gate import rated_competitive
+from optuna_llm._prior_draws import draw_from_prior
+from optuna_llm._prior_draws import latin_hypercube_position
+from optuna_llm._unit import distance
+from optuna_llm._unit import from_unit
+from optuna_llm._unit import to_unit
+
+
+LOG_RATE = FloatDistribution(1e-5, 1e-1, log=True)
+DEPTH = IntDistribution(2, 12, step=2)
+STEPPED = FloatDistribution(0.0, 1.0, step=0.25)
+KIND = CategoricalDistribution(("gbdt", "dart", "goss"))
+
+
+def test_unit_coordinates_follow_log_scale_and_steps() -> None:
+    assert to_unit(1e-3, LOG_RATE) == pytest.approx(0.5)
+    assert from_unit(0.5, LOG_RATE) == pytest.approx(1e-3)
+    assert from_unit(0.52, DEPTH) == 8 and from_unit(2.0, DEPTH) == 12
+    assert from_unit(0.3, STEPPED) == 0.25
+    assert to_unit(5.0, FloatDistribution(5.0, 5.0)) == 0.5
+
+
+def test_distance_mixes_numbers_and_choices() -> None:
+    space = {"rate": LOG_RATE, "kind": KIND}
+    assert distance({"rate": 1e-3, "kind": "dart"}, {"rate": 1e-3, "kind": "dart"}, space) == 0
+    assert distance({"rate": 1e-5, "kind": "dart"}, {"rate": 1e-1, "kind": "dart"}, space) == (
+        pytest.approx(0.5**0.5)
+    )
+    assert distance({"rate": 1e-3}, {"kind": "goss"}, space) == 1.0
+
+
+def test_latin_hypercube_positions_take_one_stratum_each() -> None:
+    positions = [latin_hypercube_position(3, "rate", i, 8) for i in range(8)]
+    assert sorted(int(p * 8) for p in positions) == list(range(8))
+    assert positions != [latin_hypercube_position(3, "depth", i, 8) for i in range(8)]
+
+
+def test_prior_draws_are_valid_and_centred_on_the_start() -> None:
+    space = {"rate": LOG_RATE, "depth": DEPTH, "step": STEPPED, "kind": KIND}
+    center = {"rate": 1e-2, "depth": 6, "step": 0.5, "kind": "goss"}
+    draws = [
+        draw_from_prior(center, space, width=0.15, index=i, n_draws=40, seed=0) for i in range(40)
+    ]
+    for draw in draws:
+        for name, distribution in space.items():
+            assert distribution._contains(distribution.to_internal_repr(draw[name]))
+    rates = sorted(to_unit(d["rate"], LOG_RATE) for d in draws)
+    assert rates[20] == pytest.approx(to_unit(1e-2, LOG_RATE), abs=0.05)
+    # Half the draws take the model's choice; the other half spread over all choices.
+    assert 20 <= sum(d["kind"] == "goss" for d in draws) <= 30
+    assert {d["kind"] for d in draws} == set(KIND.choices)
+
+
+def test_a_parameter_without_a_prior_is_drawn_uniformly() -> None:
+    draws = [
+        draw_from_prior({}, {"rate": LOG_RATE}, width=0.15, index=i, n_draws=10, seed=1)
+        for i in range(10)
+    ]
+    units = sorted(to_unit(d["rate"], LOG_RATE) for d in draws)
+    assert [int(u * 10) for u in units] == list(range(10))
+
+
+def test_flat_means_the_last_window_values_are_equal() -> None:
+    assert is_flat([3.0, 1.0, 1.0, 1.0], window=3)
+    assert not is_flat([1.0, 1.0], window=3)
+    assert not is_flat([1.0, 1.0, 1.0 + 1e-6], window=3)
+
+
+def test_near_repeat_is_within_two_percent_of_the_ranges() -> None:
+    space = {"x": FloatDistribution(0, 100)}
+    assert near_repeat({"x": 50.0}, [{"x": 51.0}], space)
+    assert not near_repeat({"x": 50.0}, [{"x": 53.0}], space)
+
+
+def test_competitive_means_the_nearest_evaluated_neighbour_is_in_the_better_half() -> None:
+    space = {"x": FloatDistribution(0, 10)}
+    evaluated = [({"x": float(x)}, float(x)) for x in range(10)]  # lower x is better
+    assert rated_competitive({"x": 2.2}, evaluated, space, minimize=True)
+    assert not rated_competitive({"x": 8.0}, evaluated, space, minimize=True)
+    assert rated_competitive({"x": 8.0}, evaluated, space, minimize=False)
+    assert rated_competitive({"x": 8.0}, [], space, minimize=True)
+
+
+def test_did_well_means_the_best_quarter() -> None:
+    values = [float(v) for v in range(1, 9)]
+    # Two of eight values make the best quarter: a value with fewer than two better ones.
+    assert did_well(0.5, values, minimize=True)
+    assert did_well(1.5, values, minimize=True)
+    assert not did_well(2.5, values, minimize=True)
+    assert did_well(8.5, values, minimize=False)
+
+
+def test_track_record_doubles_the_gap_after_each_miss_and_resets_on_success() -> None:
+    track = TrackRecord(first=10, every=10)
+    assert not track.claim(9)
+    assert track.claim(10)
+    assert not track.claim(11), "the turn is held until its outcome is known"
+    track.record(10, success=False)
+    assert not track.claim(29) and track.claim(30)
+    track.record(30, success=False)
+    assert not track.claim(69) and track.claim(70)
+    track.record(70, success=True)
+    assert track.claim(80)
+    track.record(80, success=False)
+    for _ in range(5):
+        track.record(80, success=False)
+    assert track.interval == 80
+
+
+def test_a_turn_never_told_is_given_up() -> None:
+    track = TrackRecord(first=10, every=10)
+    assert track.claim(10)
+    assert not track.claim(50)
+    assert track.claim(90)
+
+
+@pytest.mark.parametrize(
+    "guide",
+    [
+        {"warmup_trials": 0},
+        {"prior_share": 1.5},
+        {"prior_width": 0.0},
+        {"ask_every": -1},
+        {"flat_window": 1},
+        {"warmup_trials": True},
+    ],
+)
+def test_guide_rejects_bad_constants(guide: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=next(iter(guide))):
+        Guide(**guide)  # type: ignore[arg-type]
+
+
+def test_guide_spreads_its_prior_draws_over_the_warm_up() -> None:
+    half = Guide(prior_share=0.5)
+    assert [half.is_prior_draw(s) for s in range(1, 10)] == [True, False] * 4 + [True]
+    assert half.n_prior_draws == 5
+    assert Guide().n_prior_draws == 9
+    assert Guide(prior_share=0.0).n_prior_draws == 0
+    assert Guide(prior_share=0.3, warmup_trials=11).n_prior_draws == 3
+
+
+def _trial(params: dict[str, float], value: float) -> optuna.trial.FrozenTrial:
+    space: dict[str, BaseDistribution] = {name: FloatDistribution(0, 1) for name in params}
+    return create_trial(params=params, distributions=space, value=value)
+
+
+def test_gp_suits_a_fixed_space_only() -> None:
+    assert suits_gp([_trial({"a": 0.1}, 1.0), _trial({"a": 0.2}, 2.0)])
+    assert not suits_gp([_trial({"a": 0.1}, 1.0), _trial({"b": 0.2}, 2.0)])
+
+
+def test_classical_sampler_takes_tpe_for_a_conditional_space() -> None:
+    sampler = ClassicalSampler(seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.add_trials([_trial({"a": 0.1}, 1.0), _trial({"b": 0.2}, 2.0)])
+    study.optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=3)
+    trial = study.trials[-1]
+    assert sampler._choice(study, trial) is sampler._tpe
+
+
+def test_classical_sampler_takes_gp_where_it_suits() -> None:
+    pytest.importorskip("torch")
+    assert gp_available()
+    sampler = ClassicalSampler(seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("a", 0, 1) ** 2, n_trials=12)
+    assert sampler._choice(study, study.trials[-1]) is sampler._gp

@@ -1,0 +1,272 @@
+"""The guided default, end to end through the scripted server: start, prior, challenges, guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import math
+import socket
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.samplers import TPESampler
+from optuna.study import Study
+from optuna.trial import Trial
+import pytest
+
+from optuna_llm import Guide
+from optuna_llm import LLMSampler
+from optuna_llm._classical import ClassicalSampler
+from optuna_llm._prompt import START_REQUEST
+from optuna_llm.schedules import Always
+from optuna_llm.testing import ChatCall
+from optuna_llm.testing import RandomAnswers
+from optuna_llm.testing import ScriptedLLMServer
+from optuna_llm.testing import answer
+
+
+SPACE = {
+    "x": FloatDistribution(-10, 10),
+    "y": FloatDistribution(-10, 10),
+    "z": FloatDistribution(-10, 10),
+}
+OPTIMUM = {"x": 6.0, "y": -4.0, "z": 2.0}
+NEAR_OPTIMUM = {"x": 5.0, "y": -3.0, "z": 3.0}
+FAR_CORNER = {"x": -10.0, "y": 10.0, "z": -10.0}
+
+
+def sphere(trial: Trial) -> float:
+    return sum((trial.suggest_float(name, -10, 10) - OPTIMUM[name]) ** 2 for name in SPACE)
+
+
+def _always(params: dict[str, Any]) -> Callable[[ChatCall], str]:
+    """A model that answers every request, start or challenge, with ``params``."""
+    return lambda call: answer(params)
+
+
+def _guided(server: ScriptedLLMServer, seed: int, **kwargs: Any) -> LLMSampler:
+    kwargs.setdefault("fallback_sampler", TPESampler(seed=seed))
+    return LLMSampler(
+        model=server.model,
+        client=server.client(max_retries=0),
+        search_space=SPACE,
+        seed=seed,
+        **kwargs,
+    )
+
+
+def _run(sampler: optuna.samplers.BaseSampler, n_trials: int) -> Study:
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(sphere, n_trials=n_trials)
+    return study
+
+
+def _best_after(study: Study, n: int) -> float:
+    return min(t.value for t in study.trials[:n] if t.value is not None)
+
+
+def _sources(study: Study) -> list[str | None]:
+    return [t.user_attrs.get("llm:source") for t in study.trials]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_right_prior_speeds_up_a_toy_problem(seed: int) -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        guided = _run(_guided(server, seed), n_trials=10)
+    alone = _run(TPESampler(seed=seed), n_trials=10)
+    # The start is 3 from the optimum; ten random trials in [-10, 10]^3 come nowhere near it.
+    assert _best_after(guided, 1) == pytest.approx(3.0)
+    assert _best_after(alone, 10) > 4 * _best_after(guided, 10)
+    assert _sources(guided) == ["llm"] + ["prior"] * 9
+
+
+def test_prior_draws_spread_around_the_start_within_its_width() -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        study = _run(_guided(server, 0), n_trials=10)
+    draws = [t.params for t in study.trials if t.user_attrs["llm:source"] == "prior"]
+    assert len(draws) == 9
+    for name in SPACE:
+        values = sorted(d[name] for d in draws)
+        # Width 0.15 of a range of 20: a standard deviation of 3 around the start.
+        assert abs(sum(values) / len(values) - NEAR_OPTIMUM[name]) < 2.0
+        assert values[-1] - values[0] > 3.0, "the draws fill the prior, not one point"
+
+
+def _start_then(start: dict[str, Any], later: dict[str, Any]) -> Callable[[ChatCall], str]:
+    """A model that answers the start request with ``start`` and challenges with ``later``."""
+    return lambda call: answer(start if START_REQUEST in call.prompt else later)
+
+
+def test_a_wrong_prior_is_forgotten_after_the_warm_up() -> None:
+    near_corner = {"x": -9.9, "y": 9.9, "z": -9.9}
+    with ScriptedLLMServer(_start_then(FAR_CORNER, near_corner)) as server:
+        sampler = _guided(server, 0)
+        study = _run(sampler, n_trials=80)
+    sources = _sources(study)
+    # The warm-up follows the prior; from then on the classical sampler is in charge, and each
+    # challenge (a near-repeat of the start, in the worst region) is turned down.
+    assert "prior" in sources[:10]
+    assert set(sources[10:]) == {"fallback"}
+    assert len(server.requests) == 1 + 3, "the start, then challenges at trials 10, 30 and 70"
+    reasons = [study.trials[n].user_attrs["llm:reason"] for n in (10, 30, 70)]
+    assert all("nearly repeats" in reason for reason in reasons)
+    # Forgotten: the last 40 trials are as good as the classical sampler's own.
+    alone = _run(TPESampler(seed=0), n_trials=80)
+    assert _best_after(study, 80) < 4 * _best_after(alone, 80) + 1.0
+
+
+def test_a_repeated_answer_costs_one_request_and_no_re_ask() -> None:
+    with ScriptedLLMServer(_always(OPTIMUM)) as server:
+        study = _run(_guided(server, 0, guide=Guide(prior_share=0.0)), n_trials=12)
+    assert study.trials[0].user_attrs["llm:source"] == "llm"  # the optimum itself
+    # Trial 10's challenge repeats trial 0 exactly: one request, and the candidate is used.
+    assert len(server.requests) == 2
+    assert study.trials[10].user_attrs["llm:source"] == "fallback"
+    assert "repeats trial 0" in study.trials[10].user_attrs["llm:reason"]
+
+
+def test_a_challenger_in_the_worse_half_is_turned_down() -> None:
+    worst = {"x": -10.0, "y": 10.0, "z": -10.0}
+    with ScriptedLLMServer(_start_then(NEAR_OPTIMUM, worst)) as server:
+        study = _run(_guided(server, 0), n_trials=11)
+    assert study.trials[10].user_attrs["llm:source"] == "fallback"
+    assert "worse half" in study.trials[10].user_attrs["llm:reason"]
+
+
+def test_a_good_challenger_is_used_and_keeps_its_turns() -> None:
+    proposals = iter([NEAR_OPTIMUM, OPTIMUM, {"x": 6.5, "y": -3.5, "z": 2.5}])
+    with ScriptedLLMServer(lambda call: answer(next(proposals))) as server:
+        study = _run(_guided(server, 0, guide=Guide(prior_share=0.0)), n_trials=21)
+    sources = _sources(study)
+    assert sources[10] == "llm" and study.trials[10].params == pytest.approx(OPTIMUM)
+    # It did well, so the model is asked again after ask_every trials, not twice as many.
+    assert sources[20] == "llm"
+    assert len(server.requests) == 3
+
+
+def test_a_flat_history_stops_the_model() -> None:
+    with ScriptedLLMServer(RandomAnswers(seed=0)) as server:
+        sampler = _guided(server, 0)
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: 0.0 * sphere(t) + 1.0, n_trials=40)
+    assert len(server.requests) == 1, "only the start: a flat history asks nothing more"
+    sources = _sources(study)
+    assert sources[0] == "llm"
+    # Five equal values make the history flat: no more prior draws, no challenges.
+    assert "prior" not in sources[5:]
+    assert all("flat" in study.trials[n].user_attrs["llm:reason"] for n in (5, 7, 10, 30))
+
+
+def test_the_model_comes_back_once_the_history_is_no_longer_flat() -> None:
+    def objective(trial: Trial) -> float:
+        value = sphere(trial)
+        return 1.0 if trial.number < 12 else value
+
+    with ScriptedLLMServer(RandomAnswers(seed=0)) as server:
+        study = optuna.create_study(sampler=_guided(server, 0))
+        study.optimize(objective, n_trials=20)
+    asked = sorted({call.prompt.count("trial ") for call in server.requests})
+    assert len(server.requests) == 2, "the start, and a challenge once values differ again"
+    assert asked  # both requests carried a history view
+
+
+def test_the_fallback_path_is_unchanged_when_the_model_is_unreachable() -> None:
+    sampler = LLMSampler(
+        model="m",
+        base_url=f"http://127.0.0.1:{_closed_port()}/v1",
+        max_retries=0,
+        search_space=SPACE,
+        seed=1,
+        fallback_sampler=TPESampler(seed=1),
+    )
+    guided = _run(sampler, n_trials=40)
+    alone = _run(TPESampler(seed=1), n_trials=40)
+    assert [t.params for t in guided.trials] == [t.params for t in alone.trials]
+    assert set(_sources(guided)) == {"fallback"}
+    assert "cannot reach" in guided.trials[0].user_attrs["llm:reason"]
+
+
+def test_start_request_asks_for_the_recommended_configuration() -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        _run(_guided(server, 0), n_trials=11)
+    start, challenge = server.requests
+    assert START_REQUEST in start.messages[-1]["content"]
+    assert (
+        "The classical optimizer will evaluate this configuration next"
+        in (challenge.messages[-1]["content"])
+    )
+    # One configuration per request, whatever the batch size.
+    assert "proposals" not in str(challenge.schema)
+
+
+def test_without_a_known_space_the_start_is_asked_once_parameters_are_known() -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        sampler = LLMSampler(model=server.model, client=server.client(max_retries=0), seed=0)
+        study = _run(sampler, n_trials=3)
+    assert _sources(study)[:2] == ["fallback", "llm"]
+    assert "no parameter is known" in study.trials[0].user_attrs["llm:reason"]
+
+
+def test_prior_trials_are_recorded_for_the_dashboard() -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        study = _run(_guided(server, 0), n_trials=2)
+    prior = study.trials[1]
+    assert prior.user_attrs["llm:source"] == "prior"
+    assert prior.user_attrs["llm:model_share"] == 1.0
+    assert "llm:reason" not in prior.user_attrs
+
+
+def test_conditional_parameters_come_from_the_classical_sampler_in_prior_draws() -> None:
+    space = {
+        "kind": CategoricalDistribution(("a", "b")),
+        "depth": IntDistribution(1, 8),
+    }
+
+    def objective(trial: Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        depth = trial.suggest_int("depth", 1, 8)
+        extra = trial.suggest_float("extra", 0, 1) if kind == "b" else 0.0
+        return depth + extra
+
+    with ScriptedLLMServer(_always({"kind": "b", "depth": 3})) as server:
+        sampler = LLMSampler(
+            model=server.model, client=server.client(max_retries=0), search_space=space, seed=0
+        )
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(objective, n_trials=10)
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    assert {s for s in _sources(study)} <= {"llm", "partial", "prior", "fallback"}
+
+
+def test_guide_and_schedule_are_exclusive() -> None:
+    with pytest.raises(ValueError, match="pass one of them"):
+        LLMSampler(model="m", guide=Guide(), schedule=Always())
+    with pytest.raises(ValueError, match=r"optuna_llm\.Guide"):
+        LLMSampler(model="m", guide={"warmup_trials": 5})  # type: ignore[arg-type]
+
+
+def test_default_classical_sampler_is_chosen_per_study() -> None:
+    sampler = LLMSampler(model="m", seed=0)
+    assert isinstance(sampler._fallback, ClassicalSampler)
+    assert isinstance(LLMSampler(model="m", schedule=Always())._fallback, TPESampler)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_draws_repeat_for_the_same_seed(seed: int) -> None:
+    def params(study: Study) -> list[dict[str, Any]]:
+        return [t.params for t in study.trials]
+
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        first = _run(_guided(server, seed), n_trials=6)
+        second = _run(_guided(server, seed), n_trials=6)
+    assert params(first) == params(second)
+    assert not math.isclose(first.trials[1].params["x"], first.trials[3].params["x"])
