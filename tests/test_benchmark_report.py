@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks.hpo.goals import early_rows
+from benchmarks.hpo.goals import regret_check
+from benchmarks.hpo.goals import requests_per_trial
 from benchmarks.hpo.records import StudyKey
 from benchmarks.hpo.records import TrialRecord
 from benchmarks.hpo.report import render_report
@@ -371,3 +375,52 @@ def test_model_arms_by_name_or_requests() -> None:
     custom = _record(StudyKey("t", "custom", 0, 2), 0, 1.0, 1.0, model=True)
     named = _record(StudyKey("t", "llm_pure", 0, 2), 1, 1.0, 1.0)
     assert model_arms([plain, custom, named]) == {"custom", "llm_pure"}
+
+
+def _goal_task(name: str, curves: dict[str, list[list[float]]]) -> TaskResults:
+    arrays = {arm: np.array(rows, dtype=float) for arm, rows in curves.items()}
+    n_trials = next(iter(arrays.values())).shape[1]
+    return TaskResults(name, TaskInfo("minimize", 0.0, "ml"), n_trials, 0.0, 10.0, arrays, {})
+
+
+def test_early_rows_compare_medians_at_trial_10() -> None:
+    flat = [[5.0] * 12] * 3
+    task = _goal_task(
+        "t",
+        {
+            "llm_default": [[4.0] * 12] * 3,
+            "tpe": flat,
+            "defaults_random": [[3.0] * 12] * 3,
+        },
+    )
+    (row,) = early_rows([task])
+    assert row.default == 4.0
+    assert row.better == {"tpe": True, "defaults_random": False}
+
+
+def test_regret_check_finds_the_best_classical_arm_and_tests_against_it() -> None:
+    seeds = 5
+    task = _goal_task(
+        "t",
+        {
+            "llm_default": [[6.0 + s / 10] * 3 for s in range(seeds)],
+            "gp": [[1.0 + s / 10] * 3 for s in range(seeds)],
+            "tpe": [[2.0 + s / 10] * 3 for s in range(seeds)],
+        },
+    )
+    check = regret_check([task], classical=["gp", "tpe"])
+    assert check is not None
+    assert check.best_classical == {"t": "gp"}
+    assert check.significantly_worse == {"t": True}
+    assert check.mean_regret["llm_default"] == pytest.approx(0.62)
+    assert regret_check([task], classical=["gp"], arm="absent") is None
+
+
+def test_requests_per_trial_counts_the_first_trials_of_long_enough_studies() -> None:
+    key = StudyKey("t", "llm_default", 0, 100)
+    records = [
+        replace(_record(key, n, 1.0, 1.0), requests=int(n in (0, 10, 30))) for n in range(100)
+    ]
+    assert requests_per_trial(records, 30) == pytest.approx(2 / 30)
+    assert requests_per_trial(records, 100) == pytest.approx(3 / 100)
+    assert math.isnan(requests_per_trial(records, 200))

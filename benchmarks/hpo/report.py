@@ -15,6 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.hpo.goals import DEFAULT_ARM
+from benchmarks.hpo.goals import EARLY_TRIAL
+from benchmarks.hpo.goals import REGRET_RIVAL
+from benchmarks.hpo.goals import REQUEST_LIMITS
+from benchmarks.hpo.goals import early_rows
+from benchmarks.hpo.goals import regret_check
+from benchmarks.hpo.goals import requests_per_trial
 from benchmarks.hpo.plots import ArmStyle
 from benchmarks.hpo.plots import arm_styles
 from benchmarks.hpo.plots import plot_average_rank
@@ -38,10 +45,13 @@ from benchmarks.hpo.tables import borda_table
 from benchmarks.hpo.tables import claim_table
 from benchmarks.hpo.tables import code
 from benchmarks.hpo.tables import direction_symbol
+from benchmarks.hpo.tables import early_table
 from benchmarks.hpo.tables import fmt
+from benchmarks.hpo.tables import goals_summary
 from benchmarks.hpo.tables import model_table
 from benchmarks.hpo.tables import pairwise_table
 from benchmarks.hpo.tables import plural
+from benchmarks.hpo.tables import regret_check_table
 from benchmarks.hpo.tables import regret_table
 from benchmarks.hpo.tables import target_table
 
@@ -68,11 +78,48 @@ def render_report(
     styles = arm_styles(arms, models)
     images = Images(images_dir, image_prefix)
     images_dir.mkdir(parents=True, exist_ok=True)
+    by_budget = results_by_budget(studies, tasks)
     sections = [
         budget_section(n_trials, list(results.values()), models, styles, images)
-        for n_trials, results in results_by_budget(studies, tasks).items()
+        for n_trials, results in by_budget.items()
     ]
-    return "\n\n".join(sections) + "\n"
+    goals = goals_section(by_budget, records, models)
+    return "\n\n".join([*goals, *sections]) + "\n"
+
+
+def goals_section(
+    by_budget: Mapping[int, Mapping[str, TaskResults]],
+    records: Sequence[TrialRecord],
+    models: Iterable[str],
+) -> list[str]:
+    """The default's goals, first: trial 10 against TPE and the defaults, regret at 30 and 100
+    against GP and the best classical arm, requests per trial. Empty without the default."""
+    compared = {
+        n: [t for t in results.values() if t.info.kind != "claim"]
+        for n, results in by_budget.items()
+    }
+    model_set = set(models)
+    checks = []
+    for n_trials in sorted(REQUEST_LIMITS):
+        results = compared.get(n_trials, [])
+        classical = sorted({a for t in results for a in t.curves} - model_set)
+        check = regret_check(results, classical)
+        if check is not None:
+            checks.append(check)
+    early_budget = min((n for n in compared if n >= EARLY_TRIAL), default=None)
+    early = early_rows(compared[early_budget]) if early_budget is not None else []
+    if not early and not checks:
+        return []
+    blocks = [f"## Goals of the default ({code(DEFAULT_ARM)})"]
+    if early:
+        blocks += [f"### Trial {EARLY_TRIAL}", early_table(early)]
+    for check in checks:
+        blocks += [f"### {check.n_trials} trials", regret_check_table(check, REGRET_RIVAL)]
+    requests = {n: requests_per_trial(records, n) for n in sorted(REQUEST_LIMITS)}
+    blocks.append(
+        goals_summary(early, checks, requests, [row.task for row in early])
+    )
+    return blocks
 
 
 def budget_section(

@@ -12,6 +12,13 @@ import math
 
 import numpy as np
 
+from benchmarks.hpo.goals import DEFAULT_ARM
+from benchmarks.hpo.goals import EARLY_RIVALS
+from benchmarks.hpo.goals import EARLY_TRIAL
+from benchmarks.hpo.goals import REGRET_RIVAL
+from benchmarks.hpo.goals import REQUEST_LIMITS
+from benchmarks.hpo.goals import EarlyRow
+from benchmarks.hpo.goals import RegretCheck
 from benchmarks.hpo.stats import CLAIM_TARGET
 from benchmarks.hpo.stats import ClaimCheck
 from benchmarks.hpo.stats import Curve
@@ -199,3 +206,95 @@ def claim_table(checks: Sequence[ClaimCheck], n_trials: int, direction: str) -> 
         for c in checks
     ]
     return markdown_table(header, rows)
+
+
+# --- Goals of the default -------------------------------------------------------------------
+
+
+def early_table(rows: Sequence[EarlyRow]) -> str:
+    """Tasks x arms: median best-so-far at trial 10, the default's cell bold where it beats
+    every rival."""
+    rivals = list(dict.fromkeys(name for row in rows for name in row.rivals))
+    table_rows = []
+    for row in rows:
+        cell = fmt(row.default)
+        if row.better and all(row.better.values()):
+            cell = f"**{cell}**"
+        marks = [
+            f"{fmt(row.rivals[name])} ({'beaten' if row.better[name] else 'not beaten'})"
+            if name in row.rivals
+            else NOT_AVAILABLE
+            for name in rivals
+        ]
+        table_rows.append([code(row.task), cell, *marks])
+    return markdown_table(["task", code(DEFAULT_ARM), *[code(r) for r in rivals]], table_rows)
+
+
+def regret_check_table(check: RegretCheck, rival: str) -> str:
+    """Per task: the best classical arm and the test of the default against it; then the
+    mean regrets of the default and of ``rival``."""
+    rows = [
+        [
+            code(task),
+            code(best),
+            "significantly worse" if check.significantly_worse[task] else "not worse",
+        ]
+        for task, best in check.best_classical.items()
+    ]
+    table = markdown_table(["task", "best classical arm", f"{code(DEFAULT_ARM)} vs it"], rows)
+    default = check.mean_regret.get(DEFAULT_ARM, math.nan)
+    other = check.mean_regret.get(rival, math.nan)
+    return (
+        f"{table}\n\nMean normalised regret over the tasks: {code(DEFAULT_ARM)} {fmt(default)}, "
+        f"{code(rival)} {fmt(other)}."
+    )
+
+
+def goals_summary(
+    early: Sequence[EarlyRow],
+    checks: Sequence[RegretCheck],
+    requests: Mapping[int, float],
+    tasks: Sequence[str],
+) -> str:
+    """One line per goal: the measured number, the goal, and whether it is met."""
+    lines = ["### Summary", ""]
+    for rival, needed in EARLY_RIVALS.items():
+        rows = [row for row in early if rival in row.better]
+        wins = sum(row.better[rival] for row in rows)
+        scaled = math.ceil(needed * len(rows) / 10) if rows else needed
+        lines.append(
+            f"- Trial {EARLY_TRIAL}, median best-so-far better than {code(rival)}: {wins} of "
+            f"{len(rows)} tasks (goal: {needed} of 10) — {_met(wins >= scaled)}."
+        )
+    for check in checks:
+        default = check.mean_regret.get(DEFAULT_ARM, math.nan)
+        gp = check.mean_regret.get(REGRET_RIVAL, math.nan)
+        worse = [task for task, flag in check.significantly_worse.items() if flag]
+        lines.append(
+            f"- {check.n_trials} trials, mean normalised regret {fmt(default)} against "
+            f"{code(REGRET_RIVAL)}'s {fmt(gp)} (goal: no worse) — {_met(default <= gp)}."
+        )
+        lines.append(
+            f"- {check.n_trials} trials, tasks where it is significantly worse than the best "
+            f"classical arm: {', '.join(code(t) for t in worse) or 'none'} (goal: none) — "
+            f"{_met(not worse)}."
+        )
+    for n_trials, limit in sorted(REQUEST_LIMITS.items()):
+        rate = requests.get(n_trials, math.nan)
+        if math.isnan(rate):
+            continue
+        lines.append(
+            f"- Model requests per trial over {n_trials} trials: {fmt(rate)} (goal: at most "
+            f"{fmt(limit)}) — {_met(rate <= limit)}."
+        )
+    lines.append("")
+    lines.append(
+        f"Tasks compared: {len(tasks)}. Medians and regrets are over the seeds each arm ran; the "
+        f"significance test is the pairwise one described below (final values, then area under "
+        f"the curve)."
+    )
+    return "\n".join(lines)
+
+
+def _met(flag: bool) -> str:
+    return "met" if flag else "**not met**"
