@@ -74,9 +74,9 @@ def main() -> None:
     for name, value in study.best_params.items():
         print(f"  {name} = {value:.6g}")
     print(
-        f"The local model proposed {n_model} of {len(study.trials)} trials "
-        f"({sources.count('partial')} of them in part); the fallback, "
-        f"{sources.count('fallback')}. Took {time.perf_counter() - started:.0f} s."
+        f"Of {len(study.trials)} trials, the local model proposed {n_model}, its prior "
+        f"{sources.count('prior')}, the classical sampler {sources.count('fallback')}; "
+        f"{sampler.usage.requests} requests. Took {time.perf_counter() - started:.0f} s."
     )
 
 

@@ -58,6 +58,7 @@ class HistoryView:
 
     records: list[TrialRecord]
     counts: dict[str, int]
+    best_only: bool = False
 
     @property
     def n_trials(self) -> int:
@@ -101,6 +102,30 @@ def select_history(
     shown += running[len(running) - n_running :][: max(0, max_trials - len(shown))]
     records = [_record(trial, params_of, trial.number in best_numbers) for trial in shown]
     return HistoryView(records=records, counts=counts)
+
+
+def select_best(
+    trials: Sequence[FrozenTrial],
+    directions: Sequence[StudyDirection],
+    max_trials: int,
+    params_of: Callable[[FrozenTrial], Mapping[str, Any]] = lambda trial: trial.params,
+) -> HistoryView:
+    """The ``max_trials`` best completed trials (the Pareto front first), in trial order.
+
+    For the short prompts of the guided default, which ask the model to beat the best.
+    """
+    counts = {name: 0 for name in _STATE_NAMES.values()}
+    complete = []
+    for trial in trials:
+        if trial.state in _STATE_NAMES:
+            counts[_STATE_NAMES[trial.state]] += 1
+        if trial.state == TrialState.COMPLETE and trial.values is not None:
+            complete.append(trial)
+    ranked, n_best = _rank_complete(complete, directions, max_best=len(complete))
+    best_numbers = {trial.number for trial in ranked[:n_best]}
+    shown = sorted(ranked[:max_trials], key=lambda trial: trial.number)
+    records = [_record(trial, params_of, trial.number in best_numbers) for trial in shown]
+    return HistoryView(records=records, counts=counts, best_only=True)
 
 
 def _stable_selection(

@@ -208,7 +208,9 @@ def _describe_history(history: HistoryView, names: Sequence[str]) -> str:
         return "History: no trials yet."
     lines = _fit(history.records, names)
     counts = ", ".join(f"{n} {state}" for state, n in history.counts.items() if n)
-    if len(lines) < history.n_trials:
+    if history.best_only and len(lines) < history.n_trials:
+        shown = f"Shown: the {len(lines)} best of {history.n_trials} trials ({counts})."
+    elif len(lines) < history.n_trials:
         shown = (
             f"Shown: {len(lines)} of {history.n_trials} trials ({counts}): the best, the most "
             "recent, a spread of the rest, and those still running."

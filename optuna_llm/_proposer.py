@@ -40,6 +40,7 @@ from optuna_llm._client import ChatRequest
 from optuna_llm._client import LLMClient
 from optuna_llm._client import Message
 from optuna_llm._client import redact
+from optuna_llm._history import select_best
 from optuna_llm._history import select_history
 from optuna_llm._parse import Proposal
 from optuna_llm._parse import parse_answers
@@ -66,6 +67,9 @@ from optuna_llm.exceptions import OptunaLLMError
 
 
 MAX_ATTEMPTS = 2
+# A start or a challenge shows the best trials, at most this many: a short prompt keeps a
+# small local model's answer within seconds, and the best and the candidate are what to beat.
+GUIDED_HISTORY_TRIALS = 10
 
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
@@ -282,12 +286,20 @@ class Proposer(PicklesWithoutLock):
         return Answer(best.params, best.rationale, usage=usage, failure=failure), []
 
     def _messages(self, request: ProposalRequest, batch_size: int) -> list[Message]:
-        history = select_history(
-            request.view.earlier,
-            request.directions,
-            self._max_history_trials,
-            params_of=request.view.params_of,
-        )
+        if request.kind == "next":
+            history = select_history(
+                request.view.earlier,
+                request.directions,
+                self._max_history_trials,
+                params_of=request.view.params_of,
+            )
+        else:
+            history = select_best(
+                request.view.earlier,
+                request.directions,
+                min(self._max_history_trials, GUIDED_HISTORY_TRIALS),
+                params_of=request.view.params_of,
+            )
         return build_messages(
             task=self._task,
             directions=request.directions,

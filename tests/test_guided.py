@@ -270,3 +270,15 @@ def test_draws_repeat_for_the_same_seed(seed: int) -> None:
         second = _run(_guided(server, seed), n_trials=6)
     assert params(first) == params(second)
     assert not math.isclose(first.trials[1].params["x"], first.trials[3].params["x"])
+
+
+def test_a_challenge_shows_at_most_ten_trials() -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        _run(_guided(server, 0, guide=Guide(warmup_trials=30, prior_share=0.0)), n_trials=31)
+    challenges = server.requests[1:]
+    assert len(challenges) == 1
+    history = challenges[0].messages[-1]["content"].split("History:")[1]
+    shown = [line for line in history.splitlines() if line.startswith("trial ")]
+    assert len(shown) == 10
+    assert "Shown: the 10 best of 30 trials" in history
+    assert "trial 0 (complete): value 3 |" in history, "the start, second best, is shown"

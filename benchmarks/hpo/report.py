@@ -116,9 +116,7 @@ def goals_section(
     for check in checks:
         blocks += [f"### {check.n_trials} trials", regret_check_table(check, REGRET_RIVAL)]
     requests = {n: requests_per_trial(records, n) for n in sorted(REQUEST_LIMITS)}
-    blocks.append(
-        goals_summary(early, checks, requests, [row.task for row in early])
-    )
+    blocks.append(goals_summary(early, checks, requests, [row.task for row in early]))
     return blocks
 
 
