@@ -20,6 +20,7 @@ from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm._classical import ClassicalSampler
 from optuna_llm._prompt import START_REQUEST
+from optuna_llm._trial_attrs import Provenance
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers
@@ -282,3 +283,18 @@ def test_a_challenge_shows_at_most_ten_trials() -> None:
     assert len(shown) == 10
     assert "Shown: the 10 best of 30 trials" in history
     assert "trial 0 (complete): value 3 |" in history, "the start, second best, is shown"
+
+
+def test_the_dashboard_note_says_which_mechanism_proposed() -> None:
+    prior = Provenance(source="prior", model_share=1.0)
+    assert "a warm-up draw from the prior around the model's recommended start" in (
+        prior.as_markdown("ClassicalSampler")
+    )
+    turned_down = Provenance(
+        source="fallback",
+        model_share=0.0,
+        reason="the model's proposal nearly repeats a tried configuration",
+    )
+    note = turned_down.as_markdown("ClassicalSampler")
+    assert "ClassicalSampler, instead of the model" in note
+    assert "nearly repeats" in note
