@@ -83,8 +83,8 @@ class GuidedPlan(PicklesWithoutLock):
                 self._asking_start = True
                 return Decision("start")
         if start is None:
-            why = "the model's start is being asked for" if asking else "no parameter is known"
-            return Decision("classical", f"{why} yet")
+            why = "the model's start is not known yet" if asking else "no parameter is known yet"
+            return Decision("classical", why)
         flat = is_flat(_values(finished), guide.flat_window)
         slot = number - start.number
         if slot < guide.warmup_trials:

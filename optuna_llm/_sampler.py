@@ -66,7 +66,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
 
     By default (no ``schedule``) the model is asked once for the recommended starting
     configuration of the task: that is the first trial, and the centre of a prior from which
-    part of the warm-up is drawn. Then the classical sampler (GP where it suits the study and
+    the rest of the warm-up is drawn. Then the classical sampler (GP where it suits the study and
     is installed, TPE otherwise) is in charge; every few trials the model may replace its
     candidate with a proposal of its own, only when that proposal is rated competitive, and
     less often each time it does not do well. A flat history stops the model. ``guide`` sets
