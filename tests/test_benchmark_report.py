@@ -414,6 +414,10 @@ def test_regret_check_finds_the_best_classical_arm_and_tests_against_it() -> Non
     assert check.significantly_worse == {"t": True}
     assert check.mean_regret["llm_default"] == pytest.approx(0.62)
     assert regret_check([task], classical=["gp"], arm="absent") is None
+    # An arm with fewer seeds than the default cannot be the best classical arm.
+    task.curves["gp"] = task.curves["gp"][:2]  # type: ignore[index]
+    check = regret_check([task], classical=["gp", "tpe"])
+    assert check is not None and check.best_classical == {"t": "tpe"}
 
 
 def test_requests_per_trial_counts_the_first_trials_of_long_enough_studies() -> None:

@@ -76,7 +76,8 @@ def regret_check(
     arm: str = DEFAULT_ARM,
 ) -> RegretCheck | None:
     """The regret goals at one budget, over the tasks every compared arm ran; None when the
-    default did not run at this budget."""
+    default did not run at this budget. The best classical arm of a task is chosen among the
+    arms that ran at least as many seeds as the default there."""
     tasks = [t for t in results if arm in t.curves]
     if not tasks:
         return None
@@ -91,7 +92,9 @@ def regret_check(
     best_classical: dict[str, str] = {}
     worse: dict[str, bool] = {}
     for task in tasks:
-        ran = [a for a in classical if a in task.curves]
+        # Only arms with at least the default's seeds: against fewer, a loss could not show.
+        seeds = task.curves[arm].shape[0]
+        ran = [a for a in classical if a in task.curves and task.curves[a].shape[0] >= seeds]
         if not ran:
             continue
         best = min(ran, key=lambda a: means[task.name][a])

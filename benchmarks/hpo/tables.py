@@ -241,7 +241,9 @@ def regret_check_table(check: RegretCheck, rival: str) -> str:
         ]
         for task, best in check.best_classical.items()
     ]
-    table = markdown_table(["task", "best classical arm", f"{code(DEFAULT_ARM)} vs it"], rows)
+    table = markdown_table(
+        ["task", "best classical arm (lowest mean regret)", f"{code(DEFAULT_ARM)} vs it"], rows
+    )
     default = check.mean_regret.get(DEFAULT_ARM, math.nan)
     other = check.mean_regret.get(rival, math.nan)
     return (
@@ -290,8 +292,9 @@ def goals_summary(
     lines.append("")
     lines.append(
         f"Tasks compared: {len(tasks)}. Medians and regrets are over the seeds each arm ran; the "
-        f"significance test is the pairwise one described below (final values, then area under "
-        f"the curve)."
+        f"best classical arm of a task is chosen among the arms without a model that ran at "
+        f"least as many seeds as {code(DEFAULT_ARM)}, and the significance test is the pairwise "
+        f"one described below (final values, then area under the curve)."
     )
     return "\n".join(lines)
 
