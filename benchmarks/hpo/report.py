@@ -106,7 +106,14 @@ def goals_section(
         check = regret_check(results, classical)
         if check is not None:
             checks.append(check)
-    early_budget = min((n for n in compared if n >= EARLY_TRIAL), default=None)
+    early_budget = min(
+        (
+            n
+            for n, results in compared.items()
+            if n >= EARLY_TRIAL and any(DEFAULT_ARM in t.curves for t in results)
+        ),
+        default=None,
+    )
     early = early_rows(compared[early_budget]) if early_budget is not None else []
     if not early and not checks:
         return []
