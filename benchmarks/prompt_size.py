@@ -40,6 +40,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import Trial
 
 from optuna_llm import LLMSampler
+from optuna_llm.schedules import Always
 from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import ScriptedLLMServer
 
@@ -190,7 +191,10 @@ def measure_size(
     The first request is the prompt for the trial after exactly ``history``; the maximum is
     over every request made at this size, as the history grows by the sampled trials.
     """
-    sampler = LLMSampler(model=server.model, client=client, task=TASK, seed=SEED)
+    # Every trial asks: the per-trial prompt, the longest one the sampler sends.
+    sampler = LLMSampler(
+        model=server.model, client=client, task=TASK, seed=SEED, schedule=Always()
+    )
     llm_study = study_with(history, sampler)
     first_request = len(server.requests)
     llm_seconds = median_seconds(llm_study, repeats, rng)
