@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+import heapq
 import threading
 from typing import Any
 from typing import Literal
@@ -66,7 +67,8 @@ class GuidedPlan(PicklesWithoutLock):
         self._draw_seed = draw_seed
         self._start: Start | None = None
         self._asking_start = False
-        self._track = TrackRecord(first=guide.warmup_trials, every=max(guide.ask_every, 1))
+        # Made with the start: challenges are counted from the trial that asked for it.
+        self._track: TrackRecord | None = None
         self._lock = threading.Lock()
 
     @property
@@ -78,29 +80,28 @@ class GuidedPlan(PicklesWithoutLock):
         """The role of trial ``number``, given the study's finished trials."""
         guide = self.guide
         with self._lock:
-            start, asking = self._start, self._asking_start
+            start, asking, track = self._start, self._asking_start, self._track
             if start is None and has_specs and not asking:
                 self._asking_start = True
                 return Decision("start")
-        if start is None:
+        if start is None or track is None:
             why = "the model's start is not known yet" if asking else "no parameter is known yet"
             return Decision("classical", why)
-        flat = is_flat(_values(finished), guide.flat_window)
         slot = number - start.number
         if slot < guide.warmup_trials:
             if not guide.is_prior_draw(slot):
                 return Decision("classical", "a warm-up trial of the classical sampler")
             if not start.params:
                 return Decision("classical", "the model gave no start to draw around")
-            if flat:
+            if is_flat(_recent_values(finished, guide.flat_window), guide.flat_window):
                 return Decision("classical", _FLAT)
             index = sum(guide.is_prior_draw(s) for s in range(1, slot))
             return Decision("prior", draw_index=index)
         if guide.ask_every == 0:
             return Decision("classical", "the classical sampler's turn")
-        if flat:
+        if is_flat(_recent_values(finished, guide.flat_window), guide.flat_window):
             return Decision("classical", _FLAT)
-        if self._track.claim(number):
+        if track.claim(number):
             return Decision("challenge")
         return Decision("classical", "the classical sampler's turn")
 
@@ -133,7 +134,10 @@ class GuidedPlan(PicklesWithoutLock):
 
     def judged(self, number: int, *, success: bool) -> None:
         """The outcome of the model's challenge at trial ``number``."""
-        self._track.record(number, success=success)
+        with self._lock:
+            track = self._track
+        if track is not None:
+            track.record(number, success=success)
 
 
 _FLAT = (
@@ -183,7 +187,8 @@ def _complete(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE and trial.values is not None
 
 
-def _values(finished: Sequence[FrozenTrial]) -> list[float]:
-    """The first objective's values of the complete trials, in trial order."""
-    complete = sorted((t for t in finished if _complete(t)), key=lambda t: t.number)
-    return [t.values[0] for t in complete]
+def _recent_values(finished: Sequence[FrozenTrial], n: int) -> list[float]:
+    """The first objective's values of the ``n`` latest complete trials, in trial order."""
+    complete = [t for t in finished if _complete(t)]
+    latest = heapq.nlargest(n, complete, key=lambda t: t.number)
+    return [t.values[0] for t in reversed(latest)]
