@@ -3,6 +3,8 @@
     optuna-llm report --storage sqlite:///studies.db --study churn --model gpt-4o-mini
     optuna-llm report --storage sqlite:///studies.db --study churn \\
         --model local --base-url http://127.0.0.1:8080/v1
+    optuna-llm dashboard sqlite:///studies.db
+    optuna-llm dashboard sqlite:///studies.db --base-url http://127.0.0.1:11434/v1 --model qwen2.5
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 
 import optuna
 
+from optuna_llm.dashboard import DEFAULT_HOST
+from optuna_llm.dashboard import DEFAULT_PORT
 from optuna_llm.exceptions import OptunaLLMError
 from optuna_llm.report import report
 
@@ -24,6 +28,7 @@ NO_MODEL = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: the process's arguments); returns the exit code."""
     parser = argparse.ArgumentParser(prog="optuna-llm", description="LLM tools for Optuna.")
     commands = parser.add_subparsers(dest="command", required=True)
     report_parser = commands.add_parser(
@@ -34,8 +39,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_parser.add_argument("--model", default=os.environ.get("OPTUNA_LLM_MODEL"))
     report_parser.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint")
     report_parser.add_argument("--task", default="", help="what the study optimizes")
+    dashboard_parser = commands.add_parser(
+        "dashboard",
+        help="serve optuna-dashboard with its LLM features answered by a model",
+        description="Serve optuna-dashboard on STORAGE. Its trial filter in plain words and its "
+        "generated charts are answered by the bundled local model, started and stopped with "
+        "the dashboard, or by --model at --base-url (API key: $OPENAI_API_KEY).",
+    )
+    dashboard_parser.add_argument("storage", help="Optuna storage URL, or a journal file path")
+    dashboard_parser.add_argument("--host", default=DEFAULT_HOST)
+    dashboard_parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    dashboard_parser.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible endpoint (default: the bundled model)"
+    )
+    dashboard_parser.add_argument("--model", default=os.environ.get("OPTUNA_LLM_MODEL"))
     args = parser.parse_args(argv)
 
+    if args.command == "dashboard":
+        return _dashboard(args)
     if not args.model:
         print(f"optuna-llm: error: {NO_MODEL}", file=sys.stderr)
         return 2
@@ -47,6 +68,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optuna-llm: error: {error}", file=sys.stderr)
         return 1
     print(text)
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from optuna_llm.dashboard import run_dashboard  # noqa: PLC0415 - only this command
+
+    if args.base_url and not args.model:
+        print("optuna-llm: error: --base-url needs --model (or OPTUNA_LLM_MODEL)", file=sys.stderr)
+        return 2
+    try:
+        run_dashboard(
+            args.storage,
+            host=args.host,
+            port=args.port,
+            base_url=args.base_url,
+            model=args.model if args.base_url else None,
+        )
+    except (OptunaLLMError, ImportError, OSError, ValueError) as error:
+        print(f"optuna-llm: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
