@@ -9,7 +9,6 @@ journal storage has no heartbeat) while the others go on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import itertools
 import multiprocessing
 import os
@@ -29,9 +28,6 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
-from postgres import PostgresUnavailableError
-from postgres import postgres_server
-import pytest
 
 from optuna_llm import LLMSampler
 from optuna_llm.schedules import Always
@@ -58,17 +54,6 @@ class HerdAnswers:
             index = next(self._count) // 2
         draw = random.Random(index)
         return answer({"x": round(draw.uniform(-5, 5), 4), "n": draw.randint(1, 9)})
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    try:
-        with postgres_server() as url:
-            yield url
-    except PostgresUnavailableError as error:
-        if os.environ.get("CI") == "true":
-            raise  # CI installs PostgreSQL; its absence there is a failure, not a skip
-        pytest.skip(str(error))
 
 
 def _storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
