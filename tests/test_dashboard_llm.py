@@ -126,16 +126,21 @@ def test_a_chart_request_produces_a_chart(demo_storage: str, chromium: Any) -> N
         for t in optuna.load_study(study_name=DEMO_STUDY, storage=demo_storage).trials
         if t.state == optuna.trial.TrialState.COMPLETE
     ]
+    trials = optuna.load_study(study_name=DEMO_STUDY, storage=demo_storage).trials
     with (
         ScriptedLLMServer(_answers(MODEL_FILTER)) as server,
         DashboardServer(demo_storage, DashboardLLM(server.client(), server.model), port=0) as dash,
     ):
         page = DashboardPage(chromium, dash.url)
-        points = page.chart(CHART_REQUESTS[0].text, timeout=60)
+        traces = page.chart(CHART_REQUESTS[0].text, timeout=60)
         page.close()
     # x and y of every complete trial: the chart holds the study's data.
-    assert points == len(complete)
-    assert judge_chart(points)[0]
+    assert isinstance(traces, list)
+    assert [t["type"] for t in traces] == ["scatter"]
+    assert traces[0]["x"] == [t.number for t in complete]
+    assert judge_chart(traces, CHART_REQUESTS[0], trials)[0]
+    # The same traces are not what the other requests ask for.
+    assert not any(judge_chart(traces, request, trials)[0] for request in CHART_REQUESTS[1:])
 
 
 def test_a_broken_answer_shows_the_dashboards_error_and_nothing_crashes(
@@ -307,3 +312,60 @@ def _llama_servers(parent: int) -> list[int]:
         for pid in children
         if "optuna_llm._llama_server" in Path(f"/proc/{pid}/cmdline").read_text()
     ]
+
+
+def _right_traces(trials: list[optuna.trial.FrozenTrial]) -> list[list[dict[str, Any]]]:
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best, running = float("inf"), []
+    for trial in complete:
+        best = min(best, float(trial.values[0]))
+        running.append(best)
+    sources: dict[str, int] = {}
+    for trial in trials:
+        source = str(trial.user_attrs.get("llm:source"))
+        sources[source] = sources.get(source, 0) + 1
+    return [
+        [{"type": "scatter", "x": [t.number for t in complete], "y": [t.value for t in complete]}],
+        [
+            {
+                "type": "scatter",
+                "x": [t.params["learning_rate"] for t in reversed(complete)],
+                "y": [t.value for t in reversed(complete)],
+            }
+        ],
+        [{"type": "histogram", "x": [t.params["max_depth"] for t in complete]}],
+        [{"type": "scatter", "x": [t.number for t in complete], "y": running}],
+        [{"type": "bar", "x": list(sources), "y": list(sources.values())}],
+    ]
+
+
+def test_each_chart_check_accepts_its_own_data_only(demo_storage: str) -> None:
+    trials = optuna.load_study(study_name=DEMO_STUDY, storage=demo_storage).trials
+    right = _right_traces(trials)
+    for index, request in enumerate(CHART_REQUESTS):
+        works = [judge_chart(traces, request, trials)[0] for traces in right]
+        assert works == [i == index for i in range(len(right))], request.text
+        # One point off is not the asked data.
+        broken = [dict(trace) for trace in right[index]]
+        key = "y" if "y" in broken[0] else "x"
+        broken[0][key] = broken[0][key][:-1]
+        if "y" in broken[0]:
+            broken[0]["x"] = broken[0]["x"][:-1]
+        assert not judge_chart(broken, request, trials)[0], request.text
+    assert judge_chart("API error", CHART_REQUESTS[0], trials) == (False, "API error")
+
+
+def test_an_empty_filter_is_checked_again_without_asking_the_model_again(
+    demo_storage: str, chromium: Any
+) -> None:
+    nothing = "function (trial) { return trial.number < 0; }"
+    with (
+        ScriptedLLMServer(_answers(nothing)) as server,
+        DashboardServer(demo_storage, DashboardLLM(server.client(), server.model), port=0) as dash,
+    ):
+        page = DashboardPage(chromium, dash.url)
+        shown = page.filter(FILTER_QUERIES[9].text, timeout=60)
+        page.close()
+        assert shown == []
+        # The page ran the same function three times; the model wrote it once.
+        assert len(server.requests) == 1
