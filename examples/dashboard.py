@@ -11,8 +11,8 @@ model, until Ctrl-C::
     python examples/dashboard.py                          # the bundled local model
     python examples/dashboard.py --base-url https://api.openai.com/v1 --model gpt-4o-mini
 
-then open http://127.0.0.1:8080/dashboard/. With ``--no-serve`` it stops after the study and prints the
-command that serves the dashboard later.
+then open http://127.0.0.1:8080/dashboard/. With ``--no-serve`` it stops after the study and
+prints the command that serves the dashboard later.
 """
 
 from __future__ import annotations

@@ -58,7 +58,15 @@ class ChatRequest:
 
     ``retry`` False asks the client not to retry transport errors: the sampler sends requests
     that way once the endpoint has failed, so that a dead endpoint costs one timeout, not one
-    per retry.
+    per retry. A frozen dataclass.
+
+    Attributes:
+        messages: The chat messages, each ``{"role": ..., "content": ...}``.
+        schema: The JSON schema the answer must follow, or ``None`` for free text.
+        seed: The ``seed`` to send, for endpoints that honour it.
+        temperature: The sampling temperature; ``None`` leaves the endpoint's default.
+        max_tokens: Upper bound on the answer's tokens; ``None`` sends no bound.
+        retry: Whether the client may retry transport errors.
     """
 
     messages: Sequence[Message]
@@ -71,7 +79,17 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class ChatReply:
-    """The model's text and what it cost."""
+    """The model's text and what it cost. A frozen dataclass.
+
+    Attributes:
+        text: The model's answer, as sent.
+        response_format: The format the answer was asked for in: one of ``json_schema``,
+            ``json_object_schema``, ``json_object`` and ``text``.
+        latency: Seconds the request took.
+        prompt_tokens: Prompt tokens, as the endpoint reported them; ``None`` if it did not.
+        completion_tokens: Answer tokens, as the endpoint reported them; ``None`` if it did
+            not.
+    """
 
     text: str
     response_format: str
@@ -82,14 +100,33 @@ class ChatReply:
 
 @runtime_checkable
 class LLMClient(Protocol):
-    """Anything that answers chat requests; ``OpenAIChatClient`` is the usual one."""
+    """Anything that answers chat requests; ``OpenAIChatClient`` is the usual one.
+
+    Pass one as ``LLMSampler(client=...)`` to use a transport other than the ``openai``
+    client. Its ``model`` and ``endpoint`` attributes, when it has them, name it in the audit
+    log and in the sampler's log lines.
+
+    Example:
+        ```python
+        from optuna_llm import ChatReply, ChatRequest, LLMSampler
+
+
+        class MyClient:
+            def complete(self, request: ChatRequest) -> ChatReply:
+                text = ...  # the model's answer to request.messages, following request.schema
+                return ChatReply(text=text, response_format="text", latency=0.0)
+
+
+        sampler = LLMSampler(client=MyClient())
+        ```
+    """
 
     def complete(self, request: ChatRequest) -> ChatReply:
-        """Answer the request.
+        """Answer the request; without retries of its own when ``request.retry`` is false.
 
         Raises:
             EndpointUnavailableError: The endpoint did not answer (refused, timed out, HTTP 5xx
-                or 429); a few in a row make the sampler stop asking for a while.
+                or 429); three in a row make the sampler stop asking for a while.
             ModelRequestError: No answer could be had for another reason.
             InvalidAnswerError: The answer was empty.
         """
@@ -99,6 +136,12 @@ class LLMClient(Protocol):
 class OpenAIChatClient(PicklesWithoutLock):
     """Chat completions from any OpenAI-compatible endpoint through the ``openai`` client.
 
+    The [`LLMClient`][optuna_llm.LLMClient] the sampler uses by default, built from its
+    ``model``, ``client`` and ``base_url``.
+
+    The object pickles without its ``openai`` client or any API key; after unpickling, a
+    client is rebuilt from the base URL and the environment.
+
     Args:
         model: The model name the endpoint serves.
         client: A ready ``openai.OpenAI`` client. Without one, a client is built on first use
@@ -106,9 +149,6 @@ class OpenAIChatClient(PicklesWithoutLock):
         base_url: The endpoint, e.g. ``http://127.0.0.1:8080/v1``, when no client is given.
         timeout: Seconds to wait for one HTTP request.
         max_retries: Retries of transport errors, made by the ``openai`` client.
-
-    The object pickles without its ``openai`` client or any API key; after unpickling, a
-    client is rebuilt from the base URL and the environment.
     """
 
     def __init__(
@@ -151,6 +191,18 @@ class OpenAIChatClient(PicklesWithoutLock):
         return {**super().__getstate__(), "_client": None}
 
     def complete(self, request: ChatRequest) -> ChatReply:
+        """Answer the request in the most structured format the endpoint accepts.
+
+        A format the endpoint rejects is dropped at once, without retries, and the next one
+        tried; the format that worked is remembered.
+
+        Raises:
+            EndpointUnavailableError: The endpoint did not answer: refused, timed out, HTTP
+                5xx or 429.
+            ModelRequestError: Any other HTTP error, a refusal, a response with no choices,
+                or one that is unreadable or too large.
+            InvalidAnswerError: The answer was empty.
+        """
         while True:
             response_format = self._formats[0] if request.schema is not None else "text"
             probing = request.schema is not None and self._confirmed_format != response_format

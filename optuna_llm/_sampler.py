@@ -70,7 +70,8 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     is installed, TPE otherwise) is in charge; every few trials the model may replace its
     candidate with a proposal of its own, only when that proposal is rated competitive, and
     less often each time it does not do well. A flat history stops the model. ``guide`` sets
-    the constants; see :class:`~optuna_llm.Guide` and docs/hybrid.md.
+    the constants; see [`Guide`][optuna_llm.Guide] and
+    [hybrid runs][the-default-the-model-guides-a-classical-sampler-decides].
 
     With a ``schedule``, the model proposes every trial the schedule gives it instead.
 
@@ -79,8 +80,9 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     value against its distribution. Whatever the model cannot deliver (no answer, a late or
     invalid one, a repeat of an earlier trial, a parameter new to the study) comes from
     ``fallback_sampler`` instead, with one log line saying why. No error of the model's ever
-    reaches ``study.optimize``. After a few requests in a row get no answer from the endpoint,
-    the sampler stops asking and tries the endpoint again every few trials.
+    reaches ``study.optimize``. After 3 requests in a row get no answer from the endpoint, the
+    sampler stops asking and tries the endpoint again every few trials (see
+    [a dead endpoint][a-dead-endpoint]).
 
     Each trial records where its values came from in user attributes that optuna-dashboard
     shows: ``llm:source`` (``llm``: the model's proposal; ``partial``: the model's, completed by
@@ -88,31 +90,33 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     ``fallback``: the classical sampler's), ``llm:model_share`` (the share of its values from
     the model or its prior, a number the dashboard can filter on), ``llm:reason`` when the
     classical sampler proposed, and ``llm:rationale``, the model's one-sentence explanation.
+    What the trial's requests cost goes into ``llm:tokens``, ``llm:latency`` and, when the
+    budget has prices, ``llm:cost``; the sampler's [`usage`][optuna_llm.LLMSampler.usage] adds
+    them up.
 
     Example:
-
-        .. code-block:: python
-
-            import optuna
-            from optuna_llm import LLMSampler
+        ```python
+        import optuna
+        from optuna_llm import LLMSampler
 
 
-            def objective(trial):
-                x = trial.suggest_float("x", -10, 10)
-                return (x - 2) ** 2
+        def objective(trial):
+            x = trial.suggest_float("x", -10, 10)
+            return (x - 2) ** 2
 
 
-            sampler = LLMSampler(model="gpt-4o-mini", task="Minimize a parabola.", seed=0)
-            study = optuna.create_study(sampler=sampler)
-            study.optimize(objective, n_trials=20)
+        sampler = LLMSampler(model="gpt-4o-mini", task="Minimize a parabola.", seed=0)
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(objective, n_trials=20)
+        ```
 
     Args:
         model: The model name, as the endpoint knows it. Required unless ``client`` is an
-            :class:`~optuna_llm.LLMClient`.
+            [`LLMClient`][optuna_llm.LLMClient].
         task: What is being optimized, in a few sentences. It goes into every prompt.
         client: A ready ``openai.OpenAI`` client (any OpenAI-compatible endpoint), or an
-            :class:`~optuna_llm.LLMClient`. Without one, a client is built on first use from
-            ``base_url`` and the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+            [`LLMClient`][optuna_llm.LLMClient]. Without one, a client is built on first use
+            from ``base_url`` and the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
         base_url: The endpoint when no client is given, e.g. ``http://127.0.0.1:11434/v1``.
             No API key is needed when this is set and ``OPENAI_API_KEY`` is not.
         seed: Seeds the fallback sampler, the prior's draws and the ``seed`` of each request.
@@ -129,21 +133,25 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             the first trial too. Parameters used by trials always take precedence.
         param_descriptions: A short description per parameter name, shown to the model.
         schedule: Which trials the model proposes: a callable ``(study, trial) -> bool``, such
-            as those of :mod:`optuna_llm.schedules` (``default_schedule()``, the first 10
-            trials then every 5th, was the default before the guided one). Without one, the
-            guided default decides.
-        guide: The guided default's constants (:class:`~optuna_llm.Guide`); not with
+            as those of [`optuna_llm.schedules`][optuna_llm.schedules] (``default_schedule()``,
+            the first 10 trials then every 5th, was the default before the guided one). Without
+            one, the guided default decides.
+        guide: The guided default's constants ([`Guide`][optuna_llm.Guide]); not with
             ``schedule``.
         budget: Limits on requests, tokens, cost and requests per minute
-            (:class:`~optuna_llm.Budget`); once one is reached, the fallback proposes.
+            ([`Budget`][optuna_llm.Budget]); once one is reached, the fallback proposes.
         batch_size: Configurations asked for per request of a schedule; the spare ones serve
             the next trials while the study has not moved on.
         prefetch: Ask for the next scheduled trial's configuration while this trial's
             objective runs.
         audit_log: A JSON Lines file to which every exchange with the model is appended, for
-            audit and for replay with :class:`~optuna_llm.ReplayClient`.
+            audit and for replay with [`ReplayClient`][optuna_llm.ReplayClient].
         related_studies: Studies (names in the same storage, or ``Study`` objects) whose best
             trials the prompt shows as prior experience.
+
+    Raises:
+        ValueError: An argument has a bad value (the message names it), ``schedule`` and
+            ``guide`` are both given, or ``fallback_sampler`` is another ``LLMSampler``.
     """
 
     def __init__(
@@ -229,6 +237,11 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         )
 
     def reseed_rng(self) -> None:
+        """Reseed the draw of each request's ``seed``, and the fallback sampler.
+
+        Optuna calls this when a study runs with ``n_jobs > 1``. The prior's draws keep their
+        seed, so that every worker of a study draws the same warm-up.
+        """
         with self._lock:
             self._rng.rng.seed()
         self._fallback.reseed_rng()
@@ -239,12 +252,24 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         return self._proposer.usage
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        """Forward to the fallback sampler, then decide whether the model proposes this trial.
+
+        The decision is made once per trial: by the schedule when there is one, else by the
+        guided plan (the start, a prior draw, a challenge, or the classical sampler's turn).
+        """
         self._fallback.before_trial(study, trial)
         self._uses_model(study, trial, self._contexts.get(trial._trial_id))
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
+        """The fallback sampler's relative search space, widened on the model's trials.
+
+        On a trial the model or its prior proposes, every parameter the study has seen (each
+        with its latest distribution) and those of the sampler's ``search_space`` are added
+        to the fallback's own, so that one proposal covers them all; on the classical
+        sampler's trials, the fallback's own alone.
+        """
         fallback_space = self._fallback.infer_relative_search_space(study, trial)
         context = self._contexts.get(trial._trial_id)
         context.fallback_space = fallback_space
@@ -256,6 +281,12 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        """The model's proposal or the prior's draw, completed by the fallback sampler.
+
+        On a challenge, the classical sampler's candidate, replaced by the model's proposal only
+        when the proposal is rated competitive. A configuration that another worker is already
+        running is dropped for the fallback's.
+        """
         if not search_space:
             return {}
         context = self._contexts.get(trial._trial_id)
@@ -285,6 +316,11 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        """The proposal's value for ``param_name`` when it is valid, else the fallback's.
+
+        Parameters outside the relative search space, such as one new to the study or a
+        conditional one the model left out, come here.
+        """
         context = self._contexts.get(trial._trial_id)
         proposed = context.answer.params.get(param_name)
         if param_name in context.answer.params and contains(param_distribution, proposed):
@@ -299,6 +335,13 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        """Forward to the fallback sampler, then record where the trial's values came from.
+
+        Writes the trial's ``llm:*`` user attributes and, when optuna-dashboard is installed,
+        its note; logs one line when the fallback proposed; tells the guided plan how the
+        model's proposal did; and waits, at most ``timeout`` seconds, for a request sent ahead
+        with ``prefetch``.
+        """
         self._fallback.after_trial(study, trial, state, values)
         context = self._contexts.pop(trial._trial_id)
         self._proposer.finish(trial.number)

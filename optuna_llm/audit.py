@@ -6,10 +6,14 @@ and its SHA-256, the raw answer, the configuration taken from it, what was wrong
 tokens, the latency and the outcome. Lines are appended under an exclusive file lock, so several
 threads and processes can share one log.
 
-:class:`ReplayClient` answers from such a log, so a study can be rerun exactly without the
-model, for CI, for sharing results, or for debugging a surprising proposal::
+[`ReplayClient`][optuna_llm.audit.ReplayClient] answers from such a log, so a study can be rerun
+exactly without the model, for CI, for sharing results, or for debugging a surprising proposal:
 
-    sampler = LLMSampler(client=ReplayClient("exchanges.jsonl"), seed=0, ...)
+```python
+sampler = LLMSampler(client=ReplayClient("exchanges.jsonl"), seed=0, ...)
+```
+
+See [the audit log][the-audit-log] for the fields of a line.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from optuna_llm.exceptions import OptunaLLMError
 
 
 class ReplayMismatchError(OptunaLLMError):
-    """A strict :class:`ReplayClient` was asked a prompt its log does not hold.
+    """A strict [`ReplayClient`][optuna_llm.audit.ReplayClient] was asked a prompt its log does
+    not hold.
 
     Unlike the errors of a live model, this one is not turned into a fallback: a replay that
     diverges from its recording should fail loudly.
@@ -59,6 +64,11 @@ class AuditLog:
         return f"AuditLog({str(self.path)!r})"
 
     def write(self, record: Mapping[str, Any]) -> None:
+        """Append ``record`` as one JSON line, under an exclusive lock on the file.
+
+        Values JSON cannot hold are written as their ``str``; the file and its folder are
+        created when missing, the file readable by its owner only.
+        """
         line = (json.dumps(dict(record), ensure_ascii=False, default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -115,16 +125,17 @@ def exchange_record(
 
 
 class ReplayClient(PicklesWithoutLock):
-    """An :class:`~optuna_llm.LLMClient` answering from an audit log instead of a model.
+    """An [`LLMClient`][optuna_llm.LLMClient] answering from an audit log instead of a model.
 
     Each prompt is answered with what the log recorded for the same prompt, in the recorded
     order when a prompt occurs several times; a recorded failure is replayed as a failure.
 
     Args:
         path: The audit log.
-        strict: On a prompt the log does not hold, raise :class:`ReplayMismatchError` (the
-            default); with ``False``, fail the request as an unreachable model would, so the
-            sampler falls back.
+        strict: On a prompt the log does not hold, raise
+            [`ReplayMismatchError`][optuna_llm.audit.ReplayMismatchError] (the default); with
+            ``False``, fail the request as an unreachable model would, so the sampler falls
+            back.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
@@ -137,12 +148,21 @@ class ReplayClient(PicklesWithoutLock):
 
     @property
     def endpoint(self) -> str:
+        """``replay of`` and the log's file name, for log lines and the audit log."""
         return f"replay of {self.path.name}"
 
     def __repr__(self) -> str:
         return f"ReplayClient({str(self.path)!r}, strict={self.strict})"
 
     def complete(self, request: ChatRequest) -> ChatReply:
+        """The next recorded answer to the request's prompt, with its recorded tokens.
+
+        Raises:
+            ReplayMismatchError: The log holds no answer left for this prompt, and the replay
+                is strict.
+            ModelRequestError: The recorded request failed, or the log holds no answer left
+                for this prompt and the replay is not strict.
+        """
         key = prompt_hash(request.messages)
         with self._lock:
             recorded = self._answers.get(key)

@@ -1,24 +1,24 @@
 """Limits on what the model may cost, and what it has cost so far.
 
-:class:`Budget` is plain data; :class:`Usage` adds up requests, tokens, cost and latency. When a
-limit is reached the sampler stops asking the model and the classical sampler proposes instead,
-with one log line. Prices are the user's, per million tokens: the package holds no price table.
+[`Budget`][optuna_llm.budget.Budget] is plain data; [`Usage`][optuna_llm.budget.Usage] adds up
+requests, tokens, cost and latency. When a limit is reached the sampler stops asking the model
+and the classical sampler proposes instead, with one log line. Prices are the user's, per
+million tokens: the package holds no price table.
 
 Example:
+    ```python
+    from optuna_llm import Budget, LLMSampler
 
-    .. code-block:: python
-
-        from optuna_llm import Budget, LLMSampler
-
-        budget = Budget(
-            max_cost=2.0,
-            price_per_million_input_tokens=0.15,
-            price_per_million_output_tokens=0.60,
-            requests_per_minute=30,
-        )
-        sampler = LLMSampler(model="gpt-4o-mini", budget=budget)
-        ...
-        print(sampler.usage)
+    budget = Budget(
+        max_cost=2.0,
+        price_per_million_input_tokens=0.15,
+        price_per_million_output_tokens=0.60,
+        requests_per_minute=30,
+    )
+    sampler = LLMSampler(model="gpt-4o-mini", budget=budget)
+    ...
+    print(sampler.usage)
+    ```
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from optuna_llm._pickling import PicklesWithoutLock
 class Budget:
     """Limits on the model's use by one sampler; ``None`` means no limit.
 
+    A frozen dataclass. Parallel threads (``n_jobs``) share their sampler's budget; separate
+    worker processes each have their own.
+
     Args:
         max_requests: Chat requests in all, re-asks included.
         max_tokens: Prompt and answer tokens in all, as the endpoint reports them.
@@ -46,6 +49,10 @@ class Budget:
         price_per_million_output_tokens: Price of a million answer tokens.
         requests_per_minute: Requests in any 60-second window; trials past it go to the
             classical sampler instead of waiting.
+
+    Raises:
+        ValueError: A limit or price is negative or not a number, a count is not an integer,
+            or ``max_cost`` is given without both prices; the message names the field.
     """
 
     max_requests: int | None = None
@@ -74,6 +81,7 @@ class Budget:
 
     @property
     def priced(self) -> bool:
+        """Whether both prices are given, so that requests have a cost."""
         return (
             self.price_per_million_input_tokens is not None
             and self.price_per_million_output_tokens is not None
@@ -98,7 +106,8 @@ class Usage:
 
     ``requests``, the tokens, ``cost`` and ``latency`` count the requests that got an answer;
     ``failed_requests`` and ``failed_seconds`` the ones that did not (refused, timed out, an
-    HTTP error), which is what an unavailable endpoint costs.
+    HTTP error), which is what an unavailable endpoint costs. A frozen dataclass; two usages
+    add up with ``+``.
     """
 
     requests: int = 0
@@ -111,6 +120,7 @@ class Usage:
 
     @property
     def total_tokens(self) -> int:
+        """Prompt and answer tokens together."""
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Usage) -> Usage:
@@ -159,10 +169,12 @@ class UsageMeter(PicklesWithoutLock):
 
     @property
     def usage(self) -> Usage:
+        """The usage so far."""
         with self._lock:
             return self._usage
 
     def add(self, usage: Usage) -> None:
+        """Add the usage of a request, answered or failed."""
         with self._lock:
             self._usage = self._usage + usage
 

@@ -1,19 +1,23 @@
 """Errors raised by optuna-llm.
 
-Every error derives from :class:`OptunaLLMError`, whose ``retryable`` attribute says whether
-asking again can help::
+Every error derives from [`OptunaLLMError`][optuna_llm.exceptions.OptunaLLMError], whose
+``retryable`` attribute says whether asking again can help:
 
-    OptunaLLMError
-    ├── ModelRequestError          the request failed: unreachable, timed out, rejected, no answer
-    │   └── EndpointUnavailableError   the endpoint itself did not answer: refused, timed out,
-    │                                  HTTP 5xx, or 429 past its Retry-After
-    ├── InvalidAnswerError         the model answered, but not with a usable configuration
-    └── LocalModelError            the bundled local model or its server cannot run
+```text
+OptunaLLMError
+├── ModelRequestError          the request failed: unreachable, timed out, rejected, no answer
+│   └── EndpointUnavailableError   the endpoint itself did not answer: refused, timed out,
+│                                  HTTP 5xx, or 429 past its Retry-After
+├── InvalidAnswerError         the model answered, but not with a usable configuration
+└── LocalModelError            the bundled local model or its server cannot run
+```
 
-Inside :class:`~optuna_llm.LLMSampler` these never reach ``study.optimize``: the sampler logs
-one line and lets its fallback sampler propose the trial instead. They surface only from the
-lower-level helpers and from configuration mistakes, which raise :class:`ValueError` at
-construction as Optuna's own samplers do.
+Inside [`LLMSampler`][optuna_llm.LLMSampler] these never reach ``study.optimize``: the sampler
+logs one line and lets its fallback sampler propose the trial instead. They surface only from
+the lower-level helpers and from configuration mistakes, which raise ``ValueError`` at
+construction as Optuna's own samplers do. Only
+[`ReplayMismatchError`][optuna_llm.audit.ReplayMismatchError], raised by a strict replay,
+stops a study, on purpose: a replay that diverges from its recording should fail loudly.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ class EndpointUnavailableError(ModelRequestError):
     """The endpoint did not answer: connection refused, timeout, HTTP 5xx, or 429 after retries.
 
     These are the failures that say the endpoint is down rather than the answer being wrong.
-    A few in a row make :class:`~optuna_llm.LLMSampler` stop asking for a while (see
-    docs/reliability.md); a client of your own can raise it to the same effect.
+    Three in a row make [`LLMSampler`][optuna_llm.LLMSampler] stop asking for a while (see
+    [a dead endpoint][a-dead-endpoint]); a client of your own can raise it to the same effect.
     """
 
 

@@ -1,18 +1,23 @@
 """A catalogue of ways a model's server can misbehave, to test a setup against.
 
-Each :class:`Fault` scripts a :class:`~optuna_llm.testing.ScriptedLLMServer` to misbehave in
-one way (refuse connections, hang, send 429, truncated or invalid JSON, a copy of an earlier
-trial, megabytes of text, invalid UTF-8, ...) and says what an affected trial records in
-``llm:reason``. :func:`run_fault` runs a study of :data:`N_TRIALS` trials against one fault;
-the project's fault-injection tests and ``benchmarks/reliability.py`` use them, and so can
-anyone checking their own storage or settings::
+Each [`Fault`][optuna_llm.fault_injection.Fault] scripts a
+[`ScriptedLLMServer`][optuna_llm.testing.ScriptedLLMServer] to misbehave in one way (refuse
+connections, hang, send 429, truncated or invalid JSON, a copy of an earlier trial, megabytes
+of text, invalid UTF-8, ...) and says what an affected trial records in ``llm:reason``.
+[`run_fault`][optuna_llm.fault_injection.run_fault] runs a study of
+[`N_TRIALS`][optuna_llm.fault_injection.N_TRIALS] trials against one fault; the project's
+fault-injection tests and ``benchmarks/reliability.py`` use them, and so can anyone checking
+their own storage or settings:
 
-    from optuna_llm.fault_injection import FAULTS, run_fault
+```python
+from optuna_llm.fault_injection import FAULTS, run_fault
 
-    study = run_fault("hangs past the timeout", "sqlite:///faults.db")
+study = run_fault("hangs past the timeout", "sqlite:///faults.db")
+```
 
-:func:`run_outage` measures what a dead endpoint costs a study run with default settings: the
-server hangs for the first trials, then answers again.
+[`run_outage`][optuna_llm.fault_injection.run_outage] measures what a dead endpoint costs a
+study run with default settings: the server hangs for the first trials, then answers again.
+See [the fault matrix][the-fault-matrix] for what each fault did to a study.
 """
 
 from __future__ import annotations
@@ -44,16 +49,24 @@ from optuna_llm.testing import answer
 
 
 N_TRIALS = 50
+"""Trials in the study of each fault."""
+
 SPACE = {
     "x": FloatDistribution(-5, 5),
     "y": FloatDistribution(0, 1),
     "n": IntDistribution(1, 9),
     "c": CategoricalDistribution(["a", "b"]),
 }
+"""The search space of [`objective`][optuna_llm.fault_injection.objective], given to the
+sampler up front so that the model proposes from the first trial."""
+
 FIXED = {"x": 1.5, "y": 0.25, "n": 3, "c": "a"}
+"""The configuration the faults that copy a trial answer with, again and again."""
 
 
 def objective(trial: optuna.Trial) -> float:
+    """The fault studies' objective: a cheap function of the four parameters of
+    [`SPACE`][optuna_llm.fault_injection.SPACE], returned at once."""
     x = trial.suggest_float("x", -5, 5)
     y = trial.suggest_float("y", 0, 1)
     n = trial.suggest_int("n", 1, 9)
@@ -83,10 +96,14 @@ Script = Callable[[ChatCall], "str | Reply"]
 class Fault:
     """What the server does, and what each trial must record because of it.
 
-    ``script`` makes a fresh script for :class:`ScriptedLLMServer`. ``reason`` is a pattern
-    every affected trial's ``llm:reason`` matches; None means the sampler repairs or ignores
-    the fault and the model's values are used. ``timeout``, ``retries`` and ``n_jobs`` are
-    the sampler's and the study's settings for it.
+    Attributes:
+        script: Makes a fresh script for
+            [`ScriptedLLMServer`][optuna_llm.testing.ScriptedLLMServer].
+        reason: A pattern every affected trial's ``llm:reason`` matches; ``None`` means the
+            sampler repairs or ignores the fault and the model's values are used.
+        timeout: The sampler's ``timeout`` for the fault.
+        retries: The sampler's ``max_retries`` for the fault.
+        n_jobs: The study's ``n_jobs`` for the fault.
     """
 
     script: Callable[[], Script]
@@ -101,6 +118,9 @@ def _always(reply: Reply) -> Callable[[], Script]:
 
 
 def from_valid(change: Callable[[dict[str, Any]], str | Reply]) -> Callable[[], Script]:
+    """A fault's script maker: each request gets ``change`` applied to a valid random
+    configuration for it, drawn from a fixed seed."""
+
     def script() -> Script:
         draws = RandomAnswers(seed=0)
         return lambda call: change(_valid(call, draws))
@@ -162,6 +182,8 @@ FAULTS: dict[str, Fault] = {
     ),
     "empty answer": Fault(_always(Reply("")), "invalid answer"),
 }
+"""Every fault by name: ``"connection refused"``, ``"hangs past the timeout"``,
+``"429 with Retry-After"``, ``"invalid UTF-8"``, ``"several megabytes"``, ... 24 in all."""
 
 
 def _closed_port() -> int:
@@ -172,7 +194,18 @@ def _closed_port() -> int:
 
 
 def run_fault(name: str, storage: str | BaseStorage) -> optuna.Study:
-    """Run the N_TRIALS-trial study of one fault on ``storage``, as study "faults"."""
+    """Run the study of one fault on ``storage``, as study ``"faults"``, and return it.
+
+    The study runs [`N_TRIALS`][optuna_llm.fault_injection.N_TRIALS] trials of
+    [`objective`][optuna_llm.fault_injection.objective] with the schedule ``Always()``, a
+    known search space and the fault's settings, against an endpoint that misbehaves as the
+    fault says.
+
+    Args:
+        name: A key of [`FAULTS`][optuna_llm.fault_injection.FAULTS].
+        storage: Where the study goes: a storage URL or object. It must not hold a study
+            named ``"faults"`` yet.
+    """
     fault = FAULTS[name]
     if name == "connection refused":
         return _run(fault, f"http://127.0.0.1:{_closed_port()}/v1", storage)
@@ -208,9 +241,12 @@ def _run(fault: Fault, base_url: str, storage: str | BaseStorage) -> optuna.Stud
 class Outage:
     """What a study lost to an endpoint that hung for its first trials.
 
-    ``requests_while_down`` counts the requests the endpoint received while it hung, each of
-    which cost the sampler a timeout; ``seconds_while_down`` is the wall time of those trials;
-    ``usage`` is the sampler's usage at the end of the study.
+    Attributes:
+        requests_while_down: The requests the endpoint received while it hung, each of which
+            cost the sampler a timeout.
+        seconds_while_down: The wall time of the trials while it hung.
+        trials: Every trial of the study.
+        usage: The sampler's usage at the end of the study.
     """
 
     requests_while_down: int
@@ -228,12 +264,12 @@ class Outage:
 
 
 class DownUntil:
-    """A script for :class:`ScriptedLLMServer`: ``down`` for every request until trial
-    ``last_down`` has ended, valid random configurations after that.
+    """A script for [`ScriptedLLMServer`][optuna_llm.testing.ScriptedLLMServer]: ``down`` for
+    every request until trial ``last_down`` has ended, valid random configurations after that.
 
-    Pass :meth:`callback` to ``study.optimize(callbacks=[...])``; ``requests_while_down``
-    counts the requests answered with ``down``, ``seconds_while_down`` the time until the
-    endpoint came back.
+    Pass [`callback`][optuna_llm.fault_injection.DownUntil.callback] to
+    ``study.optimize(callbacks=[...])``; ``requests_while_down`` counts the requests answered
+    with ``down``, ``seconds_while_down`` the time until the endpoint came back.
     """
 
     def __init__(self, down: Reply, last_down: int) -> None:
@@ -247,6 +283,7 @@ class DownUntil:
         self._started = time.perf_counter()
 
     def __call__(self, call: ChatCall) -> str | Reply:
+        """``down`` while the endpoint is down, else a valid random answer."""
         if self._up.is_set():
             return self._draws(call)
         with self._lock:
@@ -254,6 +291,7 @@ class DownUntil:
         return self.down
 
     def callback(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Bring the endpoint back once trial ``last_down`` has ended."""
         if trial.number >= self.last_down and not self._up.is_set():
             self.seconds_while_down = time.perf_counter() - self._started
             self._up.set()
@@ -273,6 +311,12 @@ def run_outage(
     the first 10 trials and every 5th after: far more often than the guided default, so that
     the outage is felt. The endpoint holds each request past the timeout until trial
     ``down_for - 1`` has ended, and answers valid configurations after that.
+
+    Args:
+        storage: Where the study goes; ``None`` keeps it in memory.
+        n_trials: Trials of the study.
+        down_for: Trials during which the endpoint hangs.
+        timeout: The sampler's ``timeout``, in seconds; each request is held a second longer.
     """
     endpoint = DownUntil(Reply(delay=timeout + 1.0), last_down=down_for - 1)
     with ScriptedLLMServer(endpoint) as server:

