@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import contextlib
 from dataclasses import asdict
 from dataclasses import dataclass
+import functools
 import json
 import math
 import os
@@ -319,6 +320,13 @@ class DashboardPage:
         # Tall enough for the trial list to render all of the demo study's trials at once.
         self._context = browser.new_context(viewport={"width": 1400, "height": 2400})
         self.page = self._context.new_page()
+        # Requests to the dashboard's LLM endpoints not yet answered: the dashboard asks again
+        # on its own after a failed function, so a quiet button alone does not mean it is done.
+        self._asking: set[Any] = set()
+        self._seen_error: str | None = None
+        self.page.on("request", self._track)
+        self.page.on("requestfinished", self._untrack)
+        self.page.on("requestfailed", self._untrack)
 
     def close(self) -> None:
         self._context.close()
@@ -410,6 +418,13 @@ class DashboardPage:
         )
         return traces
 
+    def _track(self, request: Any) -> None:
+        if "/api/llm/" in request.url:
+            self._asking.add(request)
+
+    def _untrack(self, request: Any) -> None:
+        self._asking.discard(request)
+
     def _wait_for_answer(self, button: Any, timeout: float) -> str | None:
         """Approve every function the model writes until the dashboard stops working on it."""
         from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415
@@ -418,13 +433,18 @@ class DashboardPage:
         allow = page.locator("button", has_text=re.compile("allow always", re.IGNORECASE))
         deadline = time.monotonic() + timeout
         page.wait_for_timeout(300)
+        quiet = 0
+        self._seen_error = None
         while time.monotonic() < deadline:
+            # Notices hide after a few seconds: keep the last one seen.
+            self._seen_error = self._error_text() or self._seen_error
             asking = allow.count() > 0 and allow.first.is_visible()
             if asking:
                 # The dialog may close between the look and the click.
                 with contextlib.suppress(PlaywrightError):
                     allow.first.click(timeout=2000)
-            elif button.is_enabled():
+            quiet = quiet + 1 if not asking and not self._asking and button.is_enabled() else 0
+            if quiet >= 4:
                 return None
             page.wait_for_timeout(250)
         return f"no answer within {timeout:.0f} s"
@@ -437,7 +457,7 @@ class DashboardPage:
         """The dashboard's error notice, if one shows within ``seconds``."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            error = self._error_text()
+            error = self._error_text() or self._seen_error
             if error is not None:
                 return error
             self.page.wait_for_timeout(200)
@@ -498,69 +518,76 @@ def measure(
     charts: Sequence[ChartRequest] = CHART_REQUESTS,
     screenshots: Path | None = None,
     report: Callable[[str], None] = print,
+    chromium: Any = None,
 ) -> list[Outcome]:
     """Run the filter queries and chart requests through the dashboard in a browser.
 
     With ``screenshots``, the first filter and the first chart that work are saved there as
-    ``dashboard-llm-filter.png`` and ``dashboard-llm-chart.png``.
+    ``dashboard-llm-filter.png`` and ``dashboard-llm-chart.png``. ``chromium`` is a launched
+    Playwright browser to use; without it one is launched for the measurement.
     """
+    if chromium is None:
+        with browser() as launched:
+            return measure(
+                provider,
+                storage,
+                filters=filters,
+                charts=charts,
+                screenshots=screenshots,
+                report=report,
+                chromium=launched,
+            )
     study = optuna.load_study(study_name=DEMO_STUDY, storage=storage)
     trials = study.get_trials(deepcopy=False)
     counting = CountingLLM(provider)
     outcomes: list[Outcome] = []
-    shot_filter = shot_chart = False
-    with DashboardServer(storage, counting, port=0) as server, browser() as chromium:  # type: ignore[arg-type]
+    with DashboardServer(storage, counting, port=0) as server:
+
+        def run(kind: str, text: str, ask: Callable[[DashboardPage], tuple[bool, str]]) -> bool:
+            page = DashboardPage(chromium, server.url)
+            calls, started = counting.calls, time.monotonic()
+            works, detail = ask(page)
+            seconds = time.monotonic() - started
+            first = not any(o.kind == kind and o.works for o in outcomes)
+            if screenshots is not None and works and first:
+                _screenshot(page, kind, screenshots)
+            page.close()
+            answers = counting.answers[calls:]
+            outcomes.append(Outcome(kind, text, works, detail, seconds, len(answers), answers))
+            report(_line(outcomes[-1]))
+            return works
+
         for query in filters:
             expected = [t.number for t in trials if query.matches(t)]
-            page = DashboardPage(chromium, server.url)
-            calls, started = counting.calls, time.monotonic()
-            works, detail = judge_filter(page.filter(query.text), expected)
-            if screenshots is not None and works and not shot_filter:
-                page.page.screenshot(
-                    path=str(screenshots / "dashboard-llm-filter.png"),
-                    clip={"x": 0, "y": 0, "width": 1400, "height": 900},
-                )
-                shot_filter = True
-            page.close()
-            outcomes.append(
-                Outcome(
-                    "filter",
-                    query.text,
-                    works,
-                    detail,
-                    time.monotonic() - started,
-                    counting.calls - calls,
-                    counting.answers[calls:],
-                )
-            )
-            report(_line(outcomes[-1]))
+            run("filter", query.text, functools.partial(_filter_verdict, query, expected))
         for request in charts:
-            page = DashboardPage(chromium, server.url)
-            calls, started = counting.calls, time.monotonic()
-            works, detail = judge_chart(page.chart(request.text), request, trials)
-            if screenshots is not None and works and not shot_chart:
-                section = page.page.get_by_text("Graph Generated by LLM")
-                top = section.bounding_box() or {"y": 0.0}
-                page.page.screenshot(
-                    path=str(screenshots / "dashboard-llm-chart.png"),
-                    full_page=True,
-                    clip={"x": 0, "y": top["y"] - 20, "width": 1400, "height": 900},
-                )
-                shot_chart = True
-            page.close()
-            outcomes.append(
-                Outcome(
-                    "chart",
-                    request.text,
-                    works,
-                    detail,
-                    time.monotonic() - started,
-                    counting.calls - calls,
-                    counting.answers[calls:],
-                )
-            )
-            report(_line(outcomes[-1]))
+            run("chart", request.text, functools.partial(_chart_verdict, request, trials))
     return outcomes
+
+
+def _filter_verdict(
+    query: FilterQuery, expected: list[int], page: DashboardPage
+) -> tuple[bool, str]:
+    return judge_filter(page.filter(query.text), expected)
+
+
+def _chart_verdict(
+    request: ChartRequest, trials: Sequence[FrozenTrial], page: DashboardPage
+) -> tuple[bool, str]:
+    return judge_chart(page.chart(request.text), request, trials)
+
+
+def _screenshot(page: DashboardPage, kind: str, folder: Path) -> None:
+    if kind == "filter":
+        top = 0.0
+    else:
+        box = page.page.get_by_text("Graph Generated by LLM").bounding_box()
+        top = (box["y"] if box else 20.0) - 20.0
+    page.page.screenshot(
+        path=str(folder / f"dashboard-llm-{kind}.png"),
+        full_page=True,
+        clip={"x": 0, "y": top, "width": 1400, "height": 900},
+    )
 
 
 def _line(outcome: Outcome) -> str:

@@ -46,6 +46,7 @@ from optuna_llm.exceptions import OptunaLLMError
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
+    from optuna_dashboard.llm.provider import LLMProvider
 
 
 DEFAULT_HOST = "127.0.0.1"
@@ -129,7 +130,8 @@ class DashboardServer:
     Args:
         storage: An Optuna storage or its URL; a file path is read as a journal or SQLite file,
             as ``optuna-dashboard`` does.
-        llm_provider: What answers the dashboard's LLM features, e.g. a
+        llm_provider: What answers the dashboard's LLM features, any object with the
+            dashboard's `call(prompt) -> str` interface, e.g. a
             [`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]; None leaves them off.
         host: The address to listen on.
         port: The port; 0 picks a free one (see `url`).
@@ -138,7 +140,7 @@ class DashboardServer:
     def __init__(
         self,
         storage: str | BaseStorage,
-        llm_provider: DashboardLLM | None = None,
+        llm_provider: LLMProvider | None = None,
         *,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+import re
 import signal
 import socket
 import subprocess
@@ -34,6 +35,8 @@ from benchmarks.dashboard_llm import build_demo_study
 from benchmarks.dashboard_llm import chromium_path
 from benchmarks.dashboard_llm import judge_chart
 from benchmarks.dashboard_llm import judge_filter
+from benchmarks.dashboard_llm import measure
+from benchmarks.dashboard_llm import summary
 from optuna_llm.dashboard import DashboardLLM
 from optuna_llm.dashboard import DashboardServer
 from optuna_llm.dashboard import dashboard_llm
@@ -152,9 +155,15 @@ def test_a_broken_answer_shows_the_dashboards_error_and_nothing_crashes(
         DashboardServer(demo_storage, DashboardLLM(server.client(), server.model), port=0) as dash,
     ):
         page = DashboardPage(chromium, dash.url)
-        shown = page.filter(FILTER_QUERIES[0].text, timeout=60)
-        assert isinstance(shown, str)
-        assert "Failed to evaluate trial filtering function" in shown
+        # As a user would: ask, allow the function, and read the dashboard's notice.
+        page.page.goto(f"{dash.url}studies/1/trials")
+        page.page.get_by_text(re.compile(r"^\d+ Trials$")).wait_for()
+        page.page.get_by_placeholder(re.compile("filter query")).fill(FILTER_QUERIES[0].text)
+        page.page.locator("button", has_text=re.compile("^Filter$", re.IGNORECASE)).click()
+        page.page.locator("button", has_text=re.compile("allow always", re.IGNORECASE)).click()
+        notice = page.page.get_by_text(re.compile("Failed to evaluate trial filtering function"))
+        notice.first.wait_for(timeout=60_000)
+        assert "SyntaxError" in notice.first.inner_text()
         chart = page.chart(CHART_REQUESTS[0].text, timeout=60)
         assert isinstance(chart, str)
         page.close()
@@ -369,3 +378,30 @@ def test_an_empty_filter_is_checked_again_without_asking_the_model_again(
         assert shown == []
         # The page ran the same function three times; the model wrote it once.
         assert len(server.requests) == 1
+
+
+def test_the_measurement_counts_what_works_and_keeps_the_answers(
+    demo_storage: str, chromium: Any, tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    with ScriptedLLMServer(_answers(MODEL_FILTER)) as server:
+        outcomes = measure(
+            DashboardLLM(server.client(), server.model),
+            demo_storage,
+            filters=[FILTER_QUERIES[0], FILTER_QUERIES[1]],
+            charts=[CHART_REQUESTS[0]],
+            screenshots=tmp_path,
+            report=lines.append,
+            chromium=chromium,
+        )
+    assert [(o.kind, o.works) for o in outcomes] == [
+        ("filter", False),
+        ("filter", True),
+        ("chart", True),
+    ]
+    assert [o.model_calls for o in outcomes] == [1, 1, 2]  # a chart also asks for its title
+    assert outcomes[1].answers == [unfence(MODEL_FILTER)]
+    assert summary(outcomes) == "filter: 1 of 2 work\nchart: 1 of 1 work"
+    assert len(lines) == 3
+    assert (tmp_path / "dashboard-llm-filter.png").stat().st_size > 0
+    assert (tmp_path / "dashboard-llm-chart.png").stat().st_size > 0
