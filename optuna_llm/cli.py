@@ -18,6 +18,7 @@ import optuna
 
 from optuna_llm.dashboard import DEFAULT_HOST
 from optuna_llm.dashboard import DEFAULT_PORT
+from optuna_llm.dashboard import run_dashboard
 from optuna_llm.exceptions import OptunaLLMError
 from optuna_llm.report import report
 
@@ -72,8 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from optuna_llm.dashboard import run_dashboard  # noqa: PLC0415 - only this command
-
     if args.base_url and not args.model:
         print("optuna-llm: error: --base-url needs --model (or OPTUNA_LLM_MODEL)", file=sys.stderr)
         return 2
