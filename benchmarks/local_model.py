@@ -52,10 +52,10 @@ from optuna_llm import ChatReply
 from optuna_llm import ChatRequest
 from optuna_llm import LLMSampler
 from optuna_llm import OpenAIChatClient
-from optuna_llm._history import select_history
-from optuna_llm._prompt import build_messages
-from optuna_llm._search_space import answer_schema
-from optuna_llm._search_space import infer_specs
+from optuna_llm._model.prompt import build_messages
+from optuna_llm._study.history import select_history
+from optuna_llm._study.search_space import answer_schema
+from optuna_llm._study.search_space import infer_specs
 from optuna_llm.local import LocalLLMServer
 from optuna_llm.local import default_threads
 from optuna_llm.local import default_threads_batch

@@ -1,10 +1,11 @@
 """optuna-llm: an Optuna sampler that asks a language model for the next configuration."""
 
-from optuna_llm._client import ChatReply
-from optuna_llm._client import ChatRequest
-from optuna_llm._client import LLMClient
-from optuna_llm._client import OpenAIChatClient
+from optuna_llm._model.client import ChatReply
+from optuna_llm._model.client import ChatRequest
+from optuna_llm._model.client import LLMClient
+from optuna_llm._model.client import OpenAIChatClient
 from optuna_llm._sampler import LLMSampler
+from optuna_llm._study.ledger import study_usage
 from optuna_llm.audit import ReplayClient
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
@@ -36,4 +37,5 @@ __all__ = [
     "Usage",
     "__version__",
     "report",
+    "study_usage",
 ]

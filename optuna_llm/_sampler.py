@@ -1,16 +1,15 @@
-"""LLMSampler: the stateful shell that decides who proposes each trial and records the outcome.
+"""LLMSampler: the stateful shell that carries out each trial's turn and records the outcome.
 
-One trial's data goes one way: the schedule decides whether the model proposes; the trial's
-context turns the study into a frozen request; the proposer (``_proposer``) asks the model and
-returns an answer; the fallback completes what the answer lacks; ``_trial_attrs`` records where
-each value came from. No string, JSON or HTTP handling happens here.
+One trial's data goes one way: the strategy (``_strategies``) decides the trial's turn from the
+study; the proposer (``_model``) asks the model and returns an answer; the classical sampler
+completes what the answer lacks; ``_study`` records where each value came from. No string, JSON
+or HTTP handling happens here, and no turn is told apart by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
-import copy
 import logging
 import os
 import random
@@ -28,28 +27,29 @@ from optuna.trial import TrialState
 
 from optuna_llm._arguments import validate_arguments
 from optuna_llm._classical import ClassicalSampler
-from optuna_llm._client import ClientLike
-from optuna_llm._client import make_client
 from optuna_llm._fallback import fill_from
-from optuna_llm._guided import Decision
-from optuna_llm._guided import GuidedPlan
-from optuna_llm._guided import challenge_succeeded
-from optuna_llm._guided import turned_down
+from optuna_llm._model.client import ClientLike
+from optuna_llm._model.client import make_client
+from optuna_llm._model.proposer import Answer
+from optuna_llm._model.proposer import ProposalRequest
+from optuna_llm._model.proposer import Proposer
 from optuna_llm._pickling import PicklesWithoutLock
-from optuna_llm._prior import RelatedStudies
-from optuna_llm._prompt import RequestKind
-from optuna_llm._proposer import Answer
-from optuna_llm._proposer import ProposalRequest
-from optuna_llm._proposer import Proposer
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import infer_specs
-from optuna_llm._snapshot import Snapshot
-from optuna_llm._snapshot import contains
-from optuna_llm._snapshot import held_by_another_worker
-from optuna_llm._trial_attrs import metric_names
-from optuna_llm._trial_attrs import write_dashboard_note
-from optuna_llm._trial_attrs import write_planned_params
-from optuna_llm._trial_attrs import write_provenance
+from optuna_llm._strategies.guided import GuidedStrategy
+from optuna_llm._strategies.guided import start_hold_seconds
+from optuna_llm._strategies.scheduled import ScheduledStrategy
+from optuna_llm._strategies.turn import Strategy
+from optuna_llm._strategies.turn import Turn
+from optuna_llm._study.ledger import TrialLedger
+from optuna_llm._study.related_studies import RelatedStudies
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import infer_specs
+from optuna_llm._study.trial_attrs import metric_names
+from optuna_llm._study.trial_attrs import write_dashboard_note
+from optuna_llm._study.trial_attrs import write_planned_params
+from optuna_llm._study.trial_attrs import write_provenance
+from optuna_llm._study.tried import Snapshot
+from optuna_llm._study.tried import contains
+from optuna_llm._study.tried import held_by_another_worker
 from optuna_llm._trial_context import TrialContext
 from optuna_llm._trial_context import TrialContexts
 from optuna_llm.budget import Budget
@@ -223,9 +223,13 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         )
         self._known_space = dict(search_space or {})
         self._descriptions = dict(param_descriptions or {})
-        self._schedule = schedule
-        self._plan = GuidedPlan(guide or Guide(), _draw_seed(seed)) if schedule is None else None
-        self._prefetch = prefetch
+        self._strategy: Strategy = (
+            ScheduledStrategy(schedule, prefetch)
+            if schedule is not None
+            else GuidedStrategy(
+                guide or Guide(), _draw_seed(seed), start_hold_seconds(timeout, max_retries)
+            )
+        )
         self._related = RelatedStudies(related_studies)
         self._contexts = TrialContexts()
         self._lock = threading.Lock()
@@ -248,17 +252,15 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
 
     @property
     def usage(self) -> Usage:
-        """What this sampler's requests to the model have cost so far, failed ones included."""
+        """What this sampler object's requests to the model have cost so far, failed ones
+        included; [`study_usage`][optuna_llm.study_usage] gives the whole study's."""
         return self._proposer.usage
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        """Forward to the fallback sampler, then decide whether the model proposes this trial.
-
-        The decision is made once per trial: by the schedule when there is one, else by the
-        guided plan (the start, a prior draw, a challenge, or the classical sampler's turn).
-        """
+        """Forward to the fallback sampler, then decide the trial's turn, once per trial: by
+        the schedule when there is one, else by the guided plan read from the study."""
         self._fallback.before_trial(study, trial)
-        self._uses_model(study, trial, self._contexts.get(trial._trial_id))
+        self._turn(study, trial)
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -273,7 +275,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         fallback_space = self._fallback.infer_relative_search_space(study, trial)
         context = self._contexts.get(trial._trial_id)
         context.fallback_space = fallback_space
-        if not self._uses_model(study, trial, context):
+        if not self._turn(study, trial).uses_model:
             return fallback_space
         specs = self._specs(study, context)
         return {**{name: spec.distribution for name, spec in specs.items()}, **fallback_space}
@@ -284,22 +286,28 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         """The model's proposal or the prior's draw, completed by the fallback sampler.
 
         On a challenge, the classical sampler's candidate, replaced by the model's proposal only
-        when the proposal is rated competitive. A configuration that another worker is already
-        running is dropped for the fallback's.
+        when the proposal passes the challenge's screen. A configuration that another worker is
+        already running is dropped for the fallback's.
         """
         if not search_space:
             return {}
         context = self._contexts.get(trial._trial_id)
-        role = context.decision.role if context.decision is not None else None
-        if role == "challenge":
-            params = self._challenged(study, trial, search_space, context)
+        turn, view = self._turn(study, trial), Snapshot.of(study, trial)
+        candidate = self._completed(study, trial, search_space, context) if turn.screen else None
+        context.take(
+            self._propose(study, trial, search_space, context, view=view, candidate=candidate)
+        )
+        proposal = context.answer.params
+        if turn.screen is not None and candidate is not None and proposal:
+            space = {name: d for name, d in search_space.items() if name in proposal}
+            why = turn.screen(proposal, view, space, study.directions)
+            if why is not None:
+                context.drop_answer(why, by_design=True)
+            else:
+                context.fallback_names.difference_update(proposal)
+        if candidate is not None:
+            params = {**candidate, **context.answer.params}
         else:
-            if role == "prior":
-                self._draw_from_prior(study, trial, search_space, context)
-            elif self._uses_model(study, trial, context):
-                self._ask_model(study, trial, search_space, context, "start" if role else "next")
-                if role == "start":
-                    self._guided_plan.started(trial.number, context.answer.params)
             params = self._completed(study, trial, search_space, context)
         write_planned_params(study, trial, params)
         holder = held_by_another_worker(study, trial, context.answer.params)
@@ -338,17 +346,17 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         """Forward to the fallback sampler, then record where the trial's values came from.
 
         Writes the trial's ``llm:*`` user attributes and, when optuna-dashboard is installed,
-        its note; logs one line when the fallback proposed; tells the guided plan how the
-        model's proposal did; and waits, at most ``timeout`` seconds, for a request sent ahead
-        with ``prefetch``.
+        its note; logs one line when the fallback proposed; tells the strategy what came of
+        the trial; and waits, at most ``timeout`` seconds, for a request sent ahead with
+        ``prefetch``.
         """
         self._fallback.after_trial(study, trial, state, values)
         context = self._contexts.pop(trial._trial_id)
         self._proposer.finish(trial.number)
-        if context is None:
+        if context is None or context.turn is None:
             return
-        if context.decision is not None:
-            self._learn(study, trial, context, values if state == TrialState.COMPLETE else None)
+        used = bool(context.answer.params)
+        self._strategy.finished(study, trial, context.turn, used=used, state=state, values=values)
         provenance = context.provenance(trial.params)
         if provenance is None:
             return
@@ -360,128 +368,55 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         write_provenance(study, trial, provenance)
         write_dashboard_note(study, trial, provenance, fallback_name)
 
-    @property
-    def _guided_plan(self) -> GuidedPlan:
-        assert self._plan is not None
-        return self._plan
+    def _turn(self, study: Study, trial: FrozenTrial) -> Turn:
+        """The trial's turn, decided by the strategy on first use."""
+        context = self._contexts.get(trial._trial_id)
+        if context.turn is None:
+            has_specs = bool(self._specs(study, context))
+            context.turn = self._strategy.decide(study, trial, has_specs)
+            if not context.turn.uses_model:
+                context.notes.append(context.turn.note or "the classical sampler's turn")
+        return context.turn
 
-    def _uses_model(self, study: Study, trial: FrozenTrial, context: TrialContext) -> bool:
-        """Whether the model, or its prior, proposes this trial; decided once per trial, by
-        the schedule or by the guided plan."""
-        if context.use_model is None:
-            if self._plan is None:
-                context.use_model = self._scheduled(study, trial)
-                note = "the schedule gave this trial to the classical sampler"
-            else:
-                context.decision = self._decide(study, trial, context)
-                context.use_model = context.decision.role != "classical"
-                note = context.decision.note or "the classical sampler's turn"
-            if not context.use_model:
-                context.notes.append(note)
-        return context.use_model
-
-    def _decide(self, study: Study, trial: FrozenTrial, context: TrialContext) -> Decision:
-        trials = study._get_trials(deepcopy=False, use_cache=True)
-        finished = [t for t in trials if t.state.is_finished()]
-        has_specs = bool(self._specs(study, context))
-        return self._guided_plan.decide(trial.number, finished, has_specs)
-
-    def _draw_from_prior(
+    def _propose(
         self,
         study: Study,
         trial: FrozenTrial,
         search_space: Mapping[str, BaseDistribution],
         context: TrialContext,
-    ) -> None:
-        """Take this warm-up trial's draw from the prior, unless it repeats a trial."""
-        assert context.decision is not None
-        specs = self._specs(study, context)
-        space = {name: spec.distribution for name, spec in specs.items() if name in search_space}
-        params = self._guided_plan.draw(context.decision.draw_index, space)
-        repeated = Snapshot.of(study, trial).repeats(params)
-        if repeated is not None:
-            context.notes.append(f"the prior's draw repeats trial {repeated}")
-            return
-        context.take(Answer(params))
-
-    def _challenged(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        search_space: Mapping[str, BaseDistribution],
-        context: TrialContext,
-    ) -> dict[str, Any]:
-        """The classical sampler's candidate, or the model's proposal when it is rated
-        competitive; at most one request."""
-        candidate = self._completed(study, trial, search_space, context)
-        self._ask_model(study, trial, search_space, context, "challenge", candidate=candidate)
-        proposal = context.answer.params
-        if not proposal:
-            return candidate
-        view = Snapshot.of(study, trial)
-        tried = [params for _, params in view.finished + view.running]
-        finished = [t for t in view.earlier if t.state.is_finished()]
-        space = {name: d for name, d in search_space.items() if name in proposal}
-        why = turned_down(proposal, finished, tried, space, study.directions)
-        if why is not None:
-            context.drop_answer(why, by_design=True)
-            return candidate
-        context.fallback_names.difference_update(proposal)
-        return {**candidate, **proposal}
-
-    def _learn(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        context: TrialContext,
-        values: Sequence[float] | None,
-    ) -> None:
-        """Tell the guided plan what came of a trial the model had a part in."""
-        assert context.decision is not None
-        role, plan = context.decision.role, self._guided_plan
-        if role == "start" and plan.start is None:
-            # The objective ended before sampling anything: the next trial asks instead.
-            plan.started_nothing()
-        elif role == "challenge":
-            used = bool(context.answer.params)
-            trials = study._get_trials(deepcopy=False, use_cache=False)
-            succeeded = used and challenge_succeeded(trial, values, trials, study.directions)
-            plan.judged(trial.number, success=succeeded)
-
-    def _scheduled(self, study: Study, trial: FrozenTrial) -> bool:
-        if self._schedule is None:
-            return False
-        try:
-            return bool(self._schedule(study, trial))
-        except Exception as error:
-            _logger.warning(f"Trial {trial.number}: the schedule raised {error!r}.")
-            return False
-
-    def _ask_model(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        search_space: Mapping[str, BaseDistribution],
-        context: TrialContext,
-        kind: RequestKind = "next",
         *,
-        candidate: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Ask the proposer for this trial and keep its answer on the trial's context."""
-        specs = self._specs(study, context)
+        view: Snapshot,
+        candidate: Mapping[str, Any] | None,
+    ) -> Answer:
+        """The turn's draw, or the model's answer to the turn's request."""
+        turn = context.turn
+        assert turn is not None
+        specs = {n: s for n, s in self._specs(study, context).items() if n in search_space}
+        if turn.draw is not None:
+            drawn = turn.draw.values({name: spec.distribution for name, spec in specs.items()})
+            repeated = view.repeats(drawn)
+            if repeated is None:
+                return Answer(drawn)
+            return Answer(skipped=f"{turn.draw.name} repeats trial {repeated}")
+        if turn.ask is None:
+            return Answer()
+        with self._lock:
+            seed = int(self._rng.rng.randint(0, 2**31 - 1))
         request = ProposalRequest(
             trial_number=trial.number,
-            specs={name: spec for name, spec in specs.items() if name in search_space},
-            view=Snapshot.of(study, trial),
+            specs=specs,
+            view=view,
             directions=study.directions,
             metric_names=metric_names(study),
             prior=self._related.section(study._storage),
-            seed=self._request_seed(),
-            ask_ahead=kind == "next" and self._prefetch and self._next_goes_to_model(study, trial),
-            kind=kind,
+            seed=seed,
+            ask=turn.ask,
             candidate=candidate,
+            ledger=TrialLedger(study._storage, study._study_id, trial),
         )
-        context.take(self._proposer.propose(request))
+        answer = self._proposer.propose(request)
+        self._strategy.proposed(study, trial, turn, answer)
+        return answer
 
     def _specs(self, study: Study, context: TrialContext) -> dict[str, ParamSpec]:
         """The parameters the model may propose for this trial; built once per trial."""
@@ -489,11 +424,6 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             trials = study._get_trials(deepcopy=False, use_cache=True)
             context.specs = infer_specs(trials, self._known_space, self._descriptions)
         return context.specs
-
-    def _next_goes_to_model(self, study: Study, trial: FrozenTrial) -> bool:
-        next_trial = copy.copy(trial)
-        next_trial.number = trial.number + 1
-        return self._scheduled(study, next_trial)
 
     def _completed(
         self,
@@ -513,10 +443,6 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         filled = fill_from(self._fallback, study, trial, missing, context.fallback_space)
         context.fallback_names.update(filled)
         return {**params, **filled}
-
-    def _request_seed(self) -> int:
-        with self._lock:
-            return int(self._rng.rng.randint(0, 2**31 - 1))
 
 
 def _draw_seed(seed: int | None) -> int:

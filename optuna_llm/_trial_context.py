@@ -11,11 +11,12 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 
-from optuna_llm._guided import Decision
-from optuna_llm._proposer import Answer
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._trial_attrs import Provenance
-from optuna_llm._trial_attrs import classify
+from optuna_llm._model.proposer import Answer
+from optuna_llm._strategies.turn import CLASSICAL
+from optuna_llm._strategies.turn import Turn
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.trial_attrs import Provenance
+from optuna_llm._study.trial_attrs import classify
 
 
 # Trials that never reach after_trial (ask without tell) must not pile up.
@@ -24,15 +25,14 @@ MAX_OPEN_TRIALS = 1024
 
 @dataclass
 class TrialContext:
-    """One trial's decisions and findings: who proposes, the specs, the model's answer, which
+    """One trial's decisions and findings: its turn, the specs, the model's answer, which
     values came from the fallback, and why. Only the thread running the trial touches it.
 
-    ``notes`` are choices made by design (the schedule, a spent budget, an unavailable
+    ``notes`` are choices made by design (the strategy, a spent budget, an unavailable
     endpoint), ``reasons`` failures of the model.
     """
 
-    use_model: bool | None = None
-    decision: Decision | None = None
+    turn: Turn | None = None
     fallback_space: dict[str, BaseDistribution] | None = None
     specs: dict[str, ParamSpec] | None = None
     answer: Answer = field(default_factory=Answer)
@@ -58,7 +58,7 @@ class TrialContext:
     def fell_back(self, name: str) -> None:
         """The fallback proposes ``name``, which the model's answer did not cover."""
         self.fallback_names.add(name)
-        if self.use_model and (self.specs is None or name not in self.specs):
+        if self.turn is not None and self.turn.uses_model and name not in (self.specs or {}):
             self.new_names.append(name)
 
     def reason(self) -> str | None:
@@ -74,10 +74,10 @@ class TrialContext:
         if classification.source is None:
             return None
         source = classification.source
-        role = self.decision.role if self.decision is not None else None
-        if role == "prior" and source in ("llm", "partial"):
-            # The values came from the prior's draw, not from an answer of the model.
-            source = "prior"
+        label = (self.turn or CLASSICAL).label
+        if source in ("llm", "partial") and label != "llm":
+            # Values drawn without a request (the prior's) are labelled by their turn.
+            source = label
         reason = None
         if classification.source != "llm":
             # Without another reason, the answer was valid but left out parameters it may

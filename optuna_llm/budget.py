@@ -23,23 +23,25 @@ Example:
 
 from __future__ import annotations
 
-from collections import deque
 import dataclasses
 from dataclasses import dataclass
 from dataclasses import fields
-import threading
-import time
+from typing import Literal
 
-from optuna_llm._client import ChatReply
-from optuna_llm._pickling import PicklesWithoutLock
+from optuna_llm._model.client import ChatReply
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits on the model's use by one sampler; ``None`` means no limit.
+    """Limits on the model's use; ``None`` means no limit.
 
-    A frozen dataclass. Parallel threads (``n_jobs``) share their sampler's budget; separate
-    worker processes each have their own.
+    A frozen dataclass. By default the limits hold for the study: every worker process and
+    every resumed run counts the requests, tokens and cost booked on the study's trials in its
+    storage, and each request is claimed there before it is sent. Workers that claim at the
+    same moment can each send one request past ``max_requests``, so the study's overshoot is at
+    most one request per worker process. Tokens and cost are known once a request is back, so
+    requests under way count only then. ``requests_per_minute`` is a rate of one process's
+    requests to its endpoint, whatever the scope.
 
     Args:
         max_requests: Chat requests in all, re-asks included.
@@ -49,10 +51,14 @@ class Budget:
         price_per_million_output_tokens: Price of a million answer tokens.
         requests_per_minute: Requests in any 60-second window; trials past it go to the
             classical sampler instead of waiting.
+        scope: ``"study"`` (the default) for limits on the whole study, across workers and
+            runs; ``"sampler"`` for limits on one sampler object (its threads share them;
+            each worker process and each run has its own).
 
     Raises:
         ValueError: A limit or price is negative or not a number, a count is not an integer,
-            or ``max_cost`` is given without both prices; the message names the field.
+            ``max_cost`` is given without both prices, or ``scope`` is unknown; the message
+            names the field.
     """
 
     max_requests: int | None = None
@@ -61,11 +67,14 @@ class Budget:
     price_per_million_input_tokens: float | None = None
     price_per_million_output_tokens: float | None = None
     requests_per_minute: float | None = None
+    scope: Literal["study", "sampler"] = "study"
 
     def __post_init__(self) -> None:
+        if self.scope not in ("study", "sampler"):
+            raise ValueError(f"`scope` must be 'study' or 'sampler', got {self.scope!r}.")
         for spec in fields(self):
             value = getattr(self, spec.name)
-            if value is None:
+            if value is None or spec.name == "scope":
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"`{spec.name}` must be a non-negative number, got {value!r}.")
@@ -78,6 +87,13 @@ class Budget:
                 "`max_cost` needs `price_per_million_input_tokens` and "
                 "`price_per_million_output_tokens`."
             )
+
+    @property
+    def limits_totals(self) -> bool:
+        """Whether a limit on requests, tokens or cost is set."""
+        return any(
+            limit is not None for limit in (self.max_requests, self.max_tokens, self.max_cost)
+        )
 
     @property
     def priced(self) -> bool:
@@ -155,52 +171,3 @@ class Usage:
             failed_requests=self.failed_requests + 1,
             failed_seconds=self.failed_seconds + seconds,
         )
-
-
-class UsageMeter(PicklesWithoutLock):
-    """Thread-safe running usage of one sampler, checked against its budget."""
-
-    def __init__(self, budget: Budget | None) -> None:
-        self.budget = budget
-        self._usage = Usage()
-        self._claimed = 0
-        self._recent_requests: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    @property
-    def usage(self) -> Usage:
-        """The usage so far."""
-        with self._lock:
-            return self._usage
-
-    def add(self, usage: Usage) -> None:
-        """Add the usage of a request, answered or failed."""
-        with self._lock:
-            self._usage = self._usage + usage
-
-    def claim_request(self) -> str | None:
-        """Count one request about to be sent, or say which limit forbids it."""
-        with self._lock:
-            reason = self._exhausted()
-            if reason is None:
-                self._claimed += 1
-                self._recent_requests.append(time.monotonic())
-            return reason
-
-    def _exhausted(self) -> str | None:
-        budget, usage = self.budget, self._usage
-        if budget is None:
-            return None
-        if budget.max_requests is not None and self._claimed >= budget.max_requests:
-            return f"budget: {budget.max_requests} requests spent"
-        if budget.max_tokens is not None and usage.total_tokens >= budget.max_tokens:
-            return f"budget: {budget.max_tokens} tokens spent"
-        if budget.max_cost is not None and (usage.cost or 0.0) >= budget.max_cost:
-            return f"budget: cost limit {budget.max_cost:g} reached"
-        if budget.requests_per_minute is not None:
-            now = time.monotonic()
-            while self._recent_requests and now - self._recent_requests[0] >= 60.0:
-                self._recent_requests.popleft()
-            if len(self._recent_requests) >= budget.requests_per_minute:
-                return f"rate limit: {budget.requests_per_minute:g} requests per minute"
-        return None

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from optuna.study import Study
 
-from optuna_llm._client import ChatRequest
-from optuna_llm._client import ClientLike
-from optuna_llm._client import make_client
-from optuna_llm._history import select_history
-from optuna_llm._prompt import build_report_messages
-from optuna_llm._search_space import infer_specs
+from optuna_llm._model.client import ChatRequest
+from optuna_llm._model.client import ClientLike
+from optuna_llm._model.client import make_client
+from optuna_llm._model.prompt import build_report_messages
+from optuna_llm._study.history import select_history
+from optuna_llm._study.search_space import infer_specs
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import ModelRequestError
 

@@ -15,10 +15,10 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_llm import LLMSampler
-from optuna_llm._breaker import FAILURES_TO_OPEN
-from optuna_llm._breaker import FIRST_COOLDOWN
-from optuna_llm._breaker import MAX_COOLDOWN
-from optuna_llm._breaker import EndpointBreaker
+from optuna_llm._model.breaker import FAILURES_TO_OPEN
+from optuna_llm._model.breaker import FIRST_COOLDOWN
+from optuna_llm._model.breaker import MAX_COOLDOWN
+from optuna_llm._model.breaker import EndpointBreaker
 from optuna_llm.fault_injection import DownUntil
 from optuna_llm.fault_injection import run_outage
 from optuna_llm.schedules import Always

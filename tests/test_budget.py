@@ -7,8 +7,8 @@ import pytest
 
 from optuna_llm import Budget
 from optuna_llm import ChatReply
+from optuna_llm._model.usage_meter import UsageMeter
 from optuna_llm.budget import Usage
-from optuna_llm.budget import UsageMeter
 
 
 def _reply(prompt: int = 1000, completion: int = 100, latency: float = 0.5) -> ChatReply:

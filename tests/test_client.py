@@ -13,9 +13,9 @@ from optuna_llm import InvalidAnswerError
 from optuna_llm import LLMClient
 from optuna_llm import ModelRequestError
 from optuna_llm import OpenAIChatClient
-from optuna_llm._client import _every_property_required
-from optuna_llm._client import make_client
-from optuna_llm._client import redact
+from optuna_llm._model.client import _every_property_required
+from optuna_llm._model.client import make_client
+from optuna_llm._model.client import redact
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import Reply
 from optuna_llm.testing import ScriptedLLMServer

@@ -29,8 +29,8 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
 
-from optuna_llm._search_space import format_number
-from optuna_llm._search_space import format_params
+from optuna_llm._study.search_space import format_number
+from optuna_llm._study.search_space import format_params
 from optuna_llm.audit import read_audit_log
 from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import ScriptedLLMServer

@@ -19,8 +19,8 @@ import pytest
 from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm._classical import ClassicalSampler
-from optuna_llm._prompt import START_REQUEST
-from optuna_llm._trial_attrs import Provenance
+from optuna_llm._model.prompt import START_REQUEST
+from optuna_llm._study.trial_attrs import Provenance
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers

@@ -16,11 +16,11 @@ from optuna.trial import TrialState
 from optuna.trial import create_trial
 import pytest
 
-from optuna_llm._history import HistoryView
-from optuna_llm._history import TrialRecord
-from optuna_llm._history import pareto_front_mask
-from optuna_llm._history import select_history
-from optuna_llm._history import violation_of
+from optuna_llm._study.history import HistoryView
+from optuna_llm._study.history import TrialRecord
+from optuna_llm._study.history import pareto_front_mask
+from optuna_llm._study.history import select_history
+from optuna_llm._study.history import violation_of
 
 
 X = FloatDistribution(0.0, 1.0)

@@ -13,17 +13,17 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 import pytest
 
-from optuna_llm._parse import MAX_OBJECT_STARTS
-from optuna_llm._parse import MAX_SCANNED_CHARS
-from optuna_llm._parse import Proposal
-from optuna_llm._parse import coerce_value
-from optuna_llm._parse import extract_json_object
-from optuna_llm._parse import match_choice
-from optuna_llm._parse import parse_answer
-from optuna_llm._parse import parse_answers
-from optuna_llm._search_space import MAX_RATIONALE_CHARS
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import describe_distribution
+from optuna_llm._model.parse import MAX_OBJECT_STARTS
+from optuna_llm._model.parse import MAX_SCANNED_CHARS
+from optuna_llm._model.parse import Proposal
+from optuna_llm._model.parse import coerce_value
+from optuna_llm._model.parse import extract_json_object
+from optuna_llm._model.parse import match_choice
+from optuna_llm._model.parse import parse_answer
+from optuna_llm._model.parse import parse_answers
+from optuna_llm._study.search_space import MAX_RATIONALE_CHARS
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import describe_distribution
 from optuna_llm.exceptions import InvalidAnswerError
 
 

@@ -14,19 +14,19 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
 
-from optuna_llm._client import Message
-from optuna_llm._history import HistoryView
-from optuna_llm._history import TrialRecord
-from optuna_llm._history import select_history
-from optuna_llm._prompt import MAX_ECHOED_ANSWER_CHARS
-from optuna_llm._prompt import MAX_HISTORY_CHARS
-from optuna_llm._prompt import MAX_TASK_CHARS
-from optuna_llm._prompt import SYSTEM_PROMPT
-from optuna_llm._prompt import _describe_history
-from optuna_llm._prompt import build_messages
-from optuna_llm._prompt import reask_messages
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import describe_param
+from optuna_llm._model.client import Message
+from optuna_llm._model.prompt import MAX_ECHOED_ANSWER_CHARS
+from optuna_llm._model.prompt import MAX_HISTORY_CHARS
+from optuna_llm._model.prompt import MAX_TASK_CHARS
+from optuna_llm._model.prompt import SYSTEM_PROMPT
+from optuna_llm._model.prompt import _describe_history
+from optuna_llm._model.prompt import build_messages
+from optuna_llm._model.prompt import reask_messages
+from optuna_llm._study.history import HistoryView
+from optuna_llm._study.history import TrialRecord
+from optuna_llm._study.history import select_history
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import describe_param
 
 
 MIN = StudyDirection.MINIMIZE

@@ -9,11 +9,11 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 
 from optuna_llm import Budget
-from optuna_llm._client import make_client
-from optuna_llm._proposer import ProposalRequest
-from optuna_llm._proposer import Proposer
-from optuna_llm._search_space import infer_specs
-from optuna_llm._snapshot import Snapshot
+from optuna_llm._model.client import make_client
+from optuna_llm._model.proposer import ProposalRequest
+from optuna_llm._model.proposer import Proposer
+from optuna_llm._study.search_space import infer_specs
+from optuna_llm._study.tried import Snapshot
 from optuna_llm.testing import Reply
 from optuna_llm.testing import ScriptedLLMServer
 from optuna_llm.testing import answer

@@ -15,16 +15,16 @@ from optuna.trial import TrialState
 from optuna.trial import create_trial
 import pytest
 
-from optuna_llm._search_space import MAX_DESCRIPTION_CHARS
-from optuna_llm._search_space import MAX_RATIONALE_CHARS
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import answer_schema
-from optuna_llm._search_space import describe_distribution
-from optuna_llm._search_space import describe_param
-from optuna_llm._search_space import format_number
-from optuna_llm._search_space import format_params
-from optuna_llm._search_space import format_value
-from optuna_llm._search_space import infer_specs
+from optuna_llm._study.search_space import MAX_DESCRIPTION_CHARS
+from optuna_llm._study.search_space import MAX_RATIONALE_CHARS
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import answer_schema
+from optuna_llm._study.search_space import describe_distribution
+from optuna_llm._study.search_space import describe_param
+from optuna_llm._study.search_space import format_number
+from optuna_llm._study.search_space import format_params
+from optuna_llm._study.search_space import format_value
+from optuna_llm._study.search_space import infer_specs
 
 
 X = FloatDistribution(0.0, 1.0)

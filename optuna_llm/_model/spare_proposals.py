@@ -17,7 +17,7 @@ from dataclasses import field
 import threading
 from typing import Any
 
-from optuna_llm._parse import Proposal
+from optuna_llm._model.parse import Proposal
 from optuna_llm.budget import Usage
 
 

@@ -15,6 +15,7 @@ so every worker of a study draws the same points.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 import zlib
@@ -23,14 +24,41 @@ import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 
-from optuna_llm._unit import from_unit
-from optuna_llm._unit import to_unit
+from optuna_llm._strategies.unit_interval import from_unit
+from optuna_llm._strategies.unit_interval import to_unit
 
 
 CHOICE_WEIGHT = 0.5
 # Keeps the normal's quantile function away from its infinite ends.
 _EDGE = 1e-9
 _NORMAL = NormalDist()
+
+
+@dataclass(frozen=True)
+class PriorDraw:
+    """Draw ``index`` of the ``n_draws`` space-filling draws from the prior around ``center``."""
+
+    center: Mapping[str, Any]
+    width: float
+    index: int
+    n_draws: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """What the draw is, in a trial's reasons."""
+        return "the prior's draw"
+
+    def values(self, distributions: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+        """The draw's value for each of ``distributions``."""
+        return draw_from_prior(
+            self.center,
+            distributions,
+            width=self.width,
+            index=self.index,
+            n_draws=self.n_draws,
+            seed=self.seed,
+        )
 
 
 def draw_from_prior(

@@ -4,8 +4,12 @@
   stay short: RDB storages cap attribute strings.
 - The configuration planned for a running trial, as a system attribute, so that other workers
   sharing the storage see it whole before the objective has suggested every parameter.
+- The strategies' records (what the guided default has asked and learned), as system
+  attributes that every worker and every resumed run reads back.
 
-The only module that writes to the storage; it also reads the study's metric names.
+It writes to the storage for the sampler (the budget's ledger writes its own two attributes),
+reads the study's metric names, and reads the trials afresh when another worker's latest
+writes matter.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from typing import Literal
 
 import optuna
+from optuna.storages import BaseStorage
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
@@ -39,6 +44,9 @@ MAX_ATTR_CHARS = 500
 PLANNED_PARAMS_KEY = "llm:planned_params"
 # Where Optuna keeps the names set with ``study.set_metric_names``.
 METRIC_NAMES_KEY = "study:metric_names"
+# A record of the sampler's: the trial it was written on, and its value.
+RECORD_TRIAL = "trial"
+RECORD_VALUE = "value"
 # Optuna's own samplers split long system attributes into chunks of this size.
 CHUNK_CHARS = 2045
 
@@ -220,3 +228,32 @@ def metric_names(study: Study) -> list[str] | None:
     """
     names = study._storage.get_study_system_attrs(study._study_id).get(METRIC_NAMES_KEY)
     return list(names) if isinstance(names, list) else None
+
+
+def write_record(storage: BaseStorage, trial: FrozenTrial, key: str, value: Any) -> None:
+    """Store a record of the sampler's on a running trial; a storage error is logged, not
+    raised.
+
+    The record names its trial, so that a copy of the trial (Optuna's retry callbacks copy a
+    failed trial's system attributes to its retry) does not pass for the trial itself.
+    """
+    try:
+        storage.set_trial_system_attr(
+            trial._trial_id, key, {RECORD_TRIAL: trial.number, RECORD_VALUE: value}
+        )
+    except Exception as error:
+        _logger.warning(f"Trial {trial.number}: could not store {key!r}: {error!r}")
+
+
+def read_record(trial: FrozenTrial, key: str) -> Any:
+    """The record ``key`` that was written on ``trial`` itself, or None."""
+    record = trial.system_attrs.get(key)
+    if isinstance(record, dict) and record.get(RECORD_TRIAL) == trial.number:
+        return record.get(RECORD_VALUE)
+    return None
+
+
+def fresh_trials(storage: BaseStorage, study_id: int) -> list[FrozenTrial]:
+    """Every trial of the study as the storage holds it now, other workers' latest writes
+    included: every storage brings its cache of unfinished trials up to date on this call."""
+    return storage.get_all_trials(study_id, deepcopy=False)

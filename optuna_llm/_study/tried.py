@@ -25,8 +25,8 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_llm._search_space import format_params
-from optuna_llm._trial_attrs import planned_params
+from optuna_llm._study.search_space import format_params
+from optuna_llm._study.trial_attrs import planned_params
 
 
 # Configurations remembered to keep parallel threads from repeating each other.

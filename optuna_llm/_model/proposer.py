@@ -14,6 +14,8 @@ On the way it
 - keeps the spare proposals of a batch, and asks ahead, in the background, for the next trial
   when the request says to.
 
+How it asks (what for, how many configurations, how many attempts, which history) is the
+request's :class:`ModelAsk`, decided by the sampler's strategy; the proposer never asks why.
 It never calls back into the sampler, and nothing the model or the endpoint does makes it raise.
 """
 
@@ -28,38 +30,40 @@ import os
 import threading
 import time
 from typing import Any
+from typing import Literal
 
 import optuna
 from optuna.study import StudyDirection
 
-from optuna_llm._batch import ProposalQueue
-from optuna_llm._breaker import Admission
-from optuna_llm._breaker import EndpointBreaker
-from optuna_llm._client import ChatReply
-from optuna_llm._client import ChatRequest
-from optuna_llm._client import LLMClient
-from optuna_llm._client import Message
-from optuna_llm._client import redact
-from optuna_llm._history import select_best
-from optuna_llm._history import select_history
-from optuna_llm._parse import Proposal
-from optuna_llm._parse import parse_answers
+from optuna_llm._model.breaker import Admission
+from optuna_llm._model.breaker import EndpointBreaker
+from optuna_llm._model.client import ChatReply
+from optuna_llm._model.client import ChatRequest
+from optuna_llm._model.client import LLMClient
+from optuna_llm._model.client import Message
+from optuna_llm._model.client import redact
+from optuna_llm._model.parse import Proposal
+from optuna_llm._model.parse import parse_answers
+from optuna_llm._model.prompt import Question
+from optuna_llm._model.prompt import build_messages
+from optuna_llm._model.prompt import reask_messages
+from optuna_llm._model.spare_proposals import ProposalQueue
+from optuna_llm._model.usage_meter import Ledger
+from optuna_llm._model.usage_meter import UsageMeter
 from optuna_llm._pickling import PicklesWithoutLock
-from optuna_llm._prompt import RequestKind
-from optuna_llm._prompt import build_messages
-from optuna_llm._prompt import reask_messages
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import answer_schema
-from optuna_llm._snapshot import HandedOut
-from optuna_llm._snapshot import Snapshot
-from optuna_llm._snapshot import duplicate_error
-from optuna_llm._snapshot import find_covering
-from optuna_llm._snapshot import fits
+from optuna_llm._study.history import select_best
+from optuna_llm._study.history import select_history
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import answer_schema
+from optuna_llm._study.tried import HandedOut
+from optuna_llm._study.tried import Snapshot
+from optuna_llm._study.tried import duplicate_error
+from optuna_llm._study.tried import find_covering
+from optuna_llm._study.tried import fits
 from optuna_llm.audit import AuditLog
 from optuna_llm.audit import exchange_record
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
-from optuna_llm.budget import UsageMeter
 from optuna_llm.exceptions import EndpointUnavailableError
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import ModelRequestError
@@ -67,11 +71,33 @@ from optuna_llm.exceptions import OptunaLLMError
 
 
 MAX_ATTEMPTS = 2
-# A start or a challenge shows the best trials, at most this many: a short prompt keeps a
-# small local model's answer within seconds, and the best and the candidate are what to beat.
-GUIDED_HISTORY_TRIALS = 10
+# A history of the best trials shows at most this many: a short prompt keeps a small local
+# model's answer within seconds, and the best (and a candidate) are what to beat.
+BEST_HISTORY_TRIALS = 10
 
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
+
+
+@dataclass(frozen=True)
+class ModelAsk:
+    """How the model is asked for one trial.
+
+    Args:
+        question: What the prompt asks for.
+        batch_size: Configurations per request; None for the proposer's ``batch_size``.
+        attempts: Requests at most; a re-ask carries what was wrong with the answer.
+        history: ``recent`` shows the bounded history; ``best`` the best trials only.
+        spare: Keep the spare proposals of a batch for the next trials, take one when it fits,
+            and hand each configuration to one trial of this process only.
+        ask_ahead: Also ask, in the background, for the next trial's configuration.
+    """
+
+    question: Question = "next"
+    batch_size: int | None = None
+    attempts: int = MAX_ATTEMPTS
+    history: Literal["recent", "best"] = "recent"
+    spare: bool = True
+    ask_ahead: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,12 +112,9 @@ class ProposalRequest:
         metric_names: The objectives' names, when the study has them.
         prior: The prompt section on related studies, if any.
         seed: The request's ``seed``.
-        ask_ahead: Also ask, in the background, for the next trial's proposal.
-        kind: ``next`` asks for the next configuration(s); ``start`` for the recommended
-            starting configuration; ``challenge`` for one configuration to beat
-            ``candidate``, the classical sampler's. Only ``next`` uses batches, spare
-            proposals and requests made ahead.
+        ask: How the model is asked.
         candidate: The classical sampler's configuration, for a ``challenge``.
+        ledger: Where the trial books its requests in the study, for a study's budget.
     """
 
     trial_number: int
@@ -101,14 +124,9 @@ class ProposalRequest:
     metric_names: Sequence[str] | None = None
     prior: str | None = None
     seed: int | None = None
-    ask_ahead: bool = False
-    kind: RequestKind = "next"
+    ask: ModelAsk = field(default_factory=ModelAsk)
     candidate: Mapping[str, Any] | None = None
-
-    @property
-    def batch_size(self) -> int | None:
-        """The configurations to ask for: the proposer's batch for ``next``, else one."""
-        return None if self.kind == "next" else 1
+    ledger: Ledger | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,7 @@ class Answer:
     ``params`` are valid values for some or all of the request's specs. ``failure`` says why
     the model gave no usable configuration (or only part of one), ``skipped`` why no request
     went out (a spent budget, an unavailable endpoint); at most one of them is set.
+    ``answered`` says whether the endpoint answered at all, whatever the answer was worth.
     """
 
     params: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +144,7 @@ class Answer:
     usage: Usage = field(default_factory=Usage)
     failure: str | None = None
     skipped: str | None = None
+    answered: bool = False
 
 
 class Proposer(PicklesWithoutLock):
@@ -184,7 +204,7 @@ class Proposer(PicklesWithoutLock):
 
     def propose(self, request: ProposalRequest) -> Answer:
         """The model's proposal for ``request.trial_number``; never raises for the model."""
-        if request.kind != "next":
+        if not request.ask.spare:
             return self._ask(request)[0]
         answer = self._from_queue(request)
         if answer is None:
@@ -192,7 +212,7 @@ class Proposer(PicklesWithoutLock):
             self._queue.put(
                 spare, finished_at=request.view.n_finished, asked_by=request.trial_number
             )
-        if request.ask_ahead and answer.params:
+        if request.ask.ask_ahead and answer.params:
             self._ask_ahead(request, answer.params)
         return answer
 
@@ -215,20 +235,19 @@ class Proposer(PicklesWithoutLock):
         if queued is None:
             return None
         params = {name: value for name, value in queued.params.items() if name in space}
-        return Answer(params, queued.rationale, usage=queued.usage)
+        return Answer(params, queued.rationale, usage=queued.usage, answered=True)
 
     def _ask(self, request: ProposalRequest) -> tuple[Answer, list[Proposal]]:
         """Ask, and re-ask once when no answer is usable; the answer and a batch's spares."""
-        batch_size = request.batch_size or self._batch_size
+        batch_size = request.ask.batch_size or self._batch_size
         messages = self._messages(request, batch_size)
         schema = answer_schema(request.specs, batch_size)
         usage = Usage()
         best: Proposal | None = None
         failure = "no answer"
-        # One request per decision of the guided default; the per-trial path may re-ask once.
-        attempts = MAX_ATTEMPTS if request.kind == "next" else 1
+        attempts = max(request.ask.attempts, 1)
         for attempt in range(attempts):
-            admission = self._admit(request.trial_number)
+            admission = self._admit(request)
             if admission.refusal is not None:
                 if attempt == 0:
                     return Answer(skipped=admission.refusal), []
@@ -242,11 +261,12 @@ class Proposer(PicklesWithoutLock):
                 self._max_tokens,
                 retry=admission.retry,
             )
-            sent = self._send(request.trial_number, chat, admission)
+            sent = self._send(request, chat, admission)
             usage += sent.usage
             if sent.failure is not None:
                 self._audit(request.trial_number, chat, error=sent.failure, outcome="failed")
-                return Answer(usage=usage, failure=f"request failed: {sent.failure}"), []
+                failed = f"request failed: {sent.failure}"
+                return Answer(usage=usage, failure=failed, answered=sent.reached), []
             partial: Proposal | None = None
             if sent.reply is None:
                 problem = sent.problem or "no answer"
@@ -262,7 +282,8 @@ class Proposer(PicklesWithoutLock):
                         problem=problem,
                         outcome="used",
                     )
-                    return Answer(first.params, first.rationale, usage=usage), spare
+                    answer = Answer(first.params, first.rationale, usage=usage, answered=True)
+                    return answer, spare
                 if partial is not None and (
                     best is None or len(partial.params) >= len(best.params)
                 ):
@@ -282,11 +303,12 @@ class Proposer(PicklesWithoutLock):
                 answered = sent.reply.text if sent.reply is not None else ""
                 messages = [*messages, *reask_messages(answered, problem)]
         if best is None:
-            return Answer(usage=usage, failure=failure), []
-        return Answer(best.params, best.rationale, usage=usage, failure=failure), []
+            return Answer(usage=usage, failure=failure, answered=True), []
+        answer = Answer(best.params, best.rationale, usage=usage, failure=failure, answered=True)
+        return answer, []
 
     def _messages(self, request: ProposalRequest, batch_size: int) -> list[Message]:
-        if request.kind == "next":
+        if request.ask.history == "recent":
             history = select_history(
                 request.view.earlier,
                 request.directions,
@@ -297,7 +319,7 @@ class Proposer(PicklesWithoutLock):
             history = select_best(
                 request.view.earlier,
                 request.directions,
-                min(self._max_history_trials, GUIDED_HISTORY_TRIALS),
+                min(self._max_history_trials, BEST_HISTORY_TRIALS),
                 params_of=request.view.params_of,
             )
         return build_messages(
@@ -308,17 +330,17 @@ class Proposer(PicklesWithoutLock):
             history=history,
             batch_size=batch_size,
             prior=request.prior,
-            kind=request.kind,
+            question=request.ask.question,
             candidate=request.candidate,
         )
 
-    def _admit(self, trial_number: int) -> Admission:
+    def _admit(self, request: ProposalRequest) -> Admission:
         """Whether the breaker, then the budget, let a request go out; one warning the first
         time the budget says no."""
-        admission = self._breaker.admit(trial_number)
+        admission = self._breaker.admit(request.trial_number)
         if admission.refusal is not None:
             return admission
-        refusal = self._meter.claim_request()
+        refusal = self._meter.claim_request(request.ledger)
         if refusal is None:
             return admission
         self._breaker.release(admission)
@@ -328,8 +350,9 @@ class Proposer(PicklesWithoutLock):
             _logger.warning(f"{refusal}: {self._fallback_name} proposes instead of the model.")
         return Admission(refusal=refusal)
 
-    def _send(self, trial_number: int, chat: ChatRequest, admission: Admission) -> _Sent:
+    def _send(self, request: ProposalRequest, chat: ChatRequest, admission: Admission) -> _Sent:
         """Send one request; the breaker and the meter learn what came of it."""
+        trial_number, reached = request.trial_number, True
         started = time.perf_counter()
         try:
             reply = self.client.complete(chat)
@@ -338,7 +361,7 @@ class Proposer(PicklesWithoutLock):
             return _Sent(problem=str(error))
         except EndpointUnavailableError as error:
             self._breaker.failed(trial_number, str(error), probe=admission.probe)
-            failure = str(error)
+            failure, reached = str(error), False
         except ModelRequestError as error:
             self._breaker.answered()
             failure = str(error)
@@ -349,15 +372,15 @@ class Proposer(PicklesWithoutLock):
             # A client of the user's own, or a transport library, failing in a way nobody
             # foresaw: still only the model's failure, never the study's.
             self._breaker.release(admission)
-            failure = f"{type(error).__name__}: {redact(str(error))[:200]}"
+            failure, reached = f"{type(error).__name__}: {redact(str(error))[:200]}", False
         else:
             self._breaker.answered()
             spent = Usage().plus(reply, self._meter.budget)
-            self._meter.add(spent)
+            self._meter.add(spent, request.ledger)
             return _Sent(reply=reply, usage=spent)
         spent = Usage().plus_failure(time.perf_counter() - started)
-        self._meter.add(spent)
-        return _Sent(failure=failure, usage=spent)
+        self._meter.add(spent, request.ledger)
+        return _Sent(failure=failure, usage=spent, reached=reached)
 
     def _usable(
         self, text: str, request: ProposalRequest
@@ -383,8 +406,7 @@ class Proposer(PicklesWithoutLock):
             if find_covering(proposal.params, [(-1, p.params) for p in usable]) is not None:
                 continue
             repeated = request.view.repeats(proposal.params)
-            if repeated is None and request.kind == "next":
-                # A start or a challenge may still be turned down, so it is not handed out yet.
+            if repeated is None and request.ask.spare:
                 repeated = self._handed_out.claim(request.trial_number, proposal.params)
             if repeated is not None:
                 problems.append(duplicate_error(repeated, proposal.params))
@@ -403,7 +425,7 @@ class Proposer(PicklesWithoutLock):
                 trial_number=request.trial_number + 1,
                 view=request.view.holding(plan),
                 seed=None if request.seed is None else (request.seed + 1) % 2**31,
-                ask_ahead=False,
+                ask=dataclasses.replace(request.ask, ask_ahead=False),
             )
             thread = threading.Thread(
                 target=self._queue_ahead,
@@ -468,9 +490,10 @@ class Proposer(PicklesWithoutLock):
 @dataclass(frozen=True)
 class _Sent:
     """What came of sending one request: a reply, an empty answer worth a re-ask, or a
-    failure; and what it cost."""
+    failure; what it cost; and whether the endpoint answered at all."""
 
     reply: ChatReply | None = None
     problem: str | None = None
     failure: str | None = None
     usage: Usage = field(default_factory=Usage)
+    reached: bool = True

@@ -13,13 +13,13 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 import pytest
 
-from optuna_llm._snapshot import MAX_HANDED_OUT
-from optuna_llm._snapshot import HandedOut
-from optuna_llm._snapshot import Snapshot
-from optuna_llm._snapshot import duplicate_error
-from optuna_llm._snapshot import find_covering
-from optuna_llm._snapshot import find_duplicate
-from optuna_llm._snapshot import fits
+from optuna_llm._study.tried import MAX_HANDED_OUT
+from optuna_llm._study.tried import HandedOut
+from optuna_llm._study.tried import Snapshot
+from optuna_llm._study.tried import duplicate_error
+from optuna_llm._study.tried import find_covering
+from optuna_llm._study.tried import find_duplicate
+from optuna_llm._study.tried import fits
 
 
 SPACE = {"x": FloatDistribution(0, 1), "n": IntDistribution(1, 9)}

@@ -17,7 +17,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 
-from optuna_llm._parse import coerce_value
+from optuna_llm._model.parse import coerce_value
 
 
 def to_unit(value: Any, distribution: BaseDistribution) -> float:

@@ -14,14 +14,14 @@ from typing import Literal
 
 from optuna.study import StudyDirection
 
-from optuna_llm._client import Message
-from optuna_llm._history import HistoryView
-from optuna_llm._history import TrialRecord
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import describe_param
-from optuna_llm._search_space import format_number
-from optuna_llm._search_space import format_params
-from optuna_llm._search_space import quote
+from optuna_llm._model.client import Message
+from optuna_llm._study.history import HistoryView
+from optuna_llm._study.history import TrialRecord
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import describe_param
+from optuna_llm._study.search_space import format_number
+from optuna_llm._study.search_space import format_params
+from optuna_llm._study.search_space import quote
 
 
 MAX_HISTORY_CHARS = 8_000
@@ -51,7 +51,9 @@ BATCH_SYSTEM_PROMPT = _system_prompt(
     f'{{"proposals": [{_ANSWER_FORMAT}, ...]}}\nThe configurations must differ from each other.',
 )
 
-RequestKind = Literal["next", "start", "challenge"]
+Question = Literal["next", "start", "challenge"]
+"""What a request asks for: the next configuration(s), the recommended start, or one
+configuration to beat the classical sampler's candidate."""
 
 START_REQUEST = (
     "Propose the configuration to evaluate first: the well-known default or recommended "
@@ -79,11 +81,11 @@ def build_messages(
     history: HistoryView,
     batch_size: int = 1,
     prior: str | None = None,
-    kind: RequestKind = "next",
+    question: Question = "next",
     candidate: Mapping[str, Any] | None = None,
 ) -> list[Message]:
     """The system and user messages asking for the next ``batch_size`` configurations, or,
-    by ``kind``, for the recommended start or for one configuration to beat ``candidate``.
+    by ``question``, for the recommended start or for one configuration to beat ``candidate``.
 
     ``prior``, experience from related studies, goes before the history, in the part of the
     prompt that stays the same from trial to trial.
@@ -97,15 +99,15 @@ def build_messages(
             history=history,
             prior=prior,
         ),
-        _request_line(kind, batch_size, candidate),
+        _request_line(question, batch_size, candidate),
     ]
     return _chat(SYSTEM_PROMPT if batch_size == 1 else BATCH_SYSTEM_PROMPT, parts)
 
 
-def _request_line(kind: RequestKind, batch_size: int, candidate: Mapping[str, Any] | None) -> str:
-    if kind == "start":
+def _request_line(question: Question, batch_size: int, candidate: Mapping[str, Any] | None) -> str:
+    if question == "start":
         return START_REQUEST
-    if kind == "challenge":
+    if question == "challenge":
         return CHALLENGE_REQUEST.format(candidate=format_params(candidate or {}))
     if batch_size == 1:
         return "Propose the next configuration."

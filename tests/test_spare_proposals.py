@@ -19,8 +19,8 @@ from optuna.storages.journal import JournalFileBackend
 import pytest
 
 from optuna_llm import LLMSampler
-from optuna_llm._batch import ProposalQueue
-from optuna_llm._parse import Proposal
+from optuna_llm._model.parse import Proposal
+from optuna_llm._model.spare_proposals import ProposalQueue
 from optuna_llm.schedules import Always
 from optuna_llm.schedules import FirstTrials
 from optuna_llm.testing import ChatCall

@@ -13,9 +13,9 @@ from optuna.trial import Trial
 import pytest
 
 from optuna_llm import LLMSampler
-from optuna_llm._prior import HEADER
-from optuna_llm._prior import RelatedStudy
-from optuna_llm._prior import describe_related
+from optuna_llm._study.related_studies import HEADER
+from optuna_llm._study.related_studies import RelatedStudy
+from optuna_llm._study.related_studies import describe_related
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers

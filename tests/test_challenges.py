@@ -14,16 +14,18 @@ from optuna_llm import Guide
 from optuna_llm._classical import ClassicalSampler
 from optuna_llm._classical import gp_available
 from optuna_llm._classical import suits_gp
-from optuna_llm._gate import TrackRecord
-from optuna_llm._gate import did_well
-from optuna_llm._gate import is_flat
-from optuna_llm._gate import near_repeat
-from optuna_llm._gate import rated_competitive
-from optuna_llm._prior_draws import draw_from_prior
-from optuna_llm._prior_draws import latin_hypercube_position
-from optuna_llm._unit import distance
-from optuna_llm._unit import from_unit
-from optuna_llm._unit import to_unit
+from optuna_llm._strategies.challenges import Challenge
+from optuna_llm._strategies.challenges import challenge_due
+from optuna_llm._strategies.challenges import did_well
+from optuna_llm._strategies.challenges import holds_turn
+from optuna_llm._strategies.challenges import near_repeat
+from optuna_llm._strategies.challenges import rated_competitive
+from optuna_llm._strategies.guided import is_flat
+from optuna_llm._strategies.prior_draws import draw_from_prior
+from optuna_llm._strategies.prior_draws import latin_hypercube_position
+from optuna_llm._strategies.unit_interval import distance
+from optuna_llm._strategies.unit_interval import from_unit
+from optuna_llm._strategies.unit_interval import to_unit
 
 
 LOG_RATE = FloatDistribution(1e-5, 1e-1, log=True)
@@ -110,28 +112,24 @@ def test_did_well_means_the_best_quarter() -> None:
     assert did_well(8.5, values, minimize=False)
 
 
-def test_track_record_doubles_the_gap_after_each_miss_and_resets_on_success() -> None:
-    track = TrackRecord(first=10, every=10)
-    assert not track.claim(9)
-    assert track.claim(10)
-    assert not track.claim(11), "the turn is held until its outcome is known"
-    track.record(10, success=False)
-    assert not track.claim(29) and track.claim(30)
-    track.record(30, success=False)
-    assert not track.claim(69) and track.claim(70)
-    track.record(70, success=True)
-    assert track.claim(80)
-    track.record(80, success=False)
-    for _ in range(5):
-        track.record(80, success=False)
-    assert track.interval == 80
+def test_the_gap_doubles_after_each_miss_and_resets_after_a_success() -> None:
+    def due(number: int, *earlier: tuple[int, bool | None]) -> bool:
+        return challenge_due(number, 10, 10, [Challenge(n, did) for n, did in earlier])
+
+    assert not due(9) and due(10)
+    assert not due(11, (10, None)), "the turn is held until its outcome is known"
+    assert not due(29, (10, False)) and due(30, (10, False))
+    assert not due(69, (10, False), (30, False)) and due(70, (10, False), (30, False))
+    assert due(80, (10, False), (30, False), (70, True))
+    misses = [(n, False) for n in (10, 30, 70, 150, 230, 310)]
+    assert not due(389, *misses) and due(390, *misses), "at most 8 times ask_every apart"
 
 
 def test_a_turn_never_told_is_given_up() -> None:
-    track = TrackRecord(first=10, every=10)
-    assert track.claim(10)
-    assert not track.claim(50)
-    assert track.claim(90)
+    running = [Challenge(10, None)]
+    assert not challenge_due(50, 10, 10, running)
+    assert challenge_due(90, 10, 10, running)
+    assert holds_turn(running[0], 89, 10) and not holds_turn(running[0], 90, 10)
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,11 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_llm._history import _rank_complete
 from optuna_llm._pickling import PicklesWithoutLock
-from optuna_llm._search_space import format_number
-from optuna_llm._search_space import format_params
-from optuna_llm._search_space import quote
+from optuna_llm._study.history import _rank_complete
+from optuna_llm._study.search_space import format_number
+from optuna_llm._study.search_space import format_params
+from optuna_llm._study.search_space import quote
 
 
 MAX_TRIALS_PER_STUDY = 3

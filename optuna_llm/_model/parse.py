@@ -24,9 +24,9 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 
-from optuna_llm._search_space import MAX_RATIONALE_CHARS
-from optuna_llm._search_space import ParamSpec
-from optuna_llm._search_space import format_value
+from optuna_llm._study.search_space import MAX_RATIONALE_CHARS
+from optuna_llm._study.search_space import ParamSpec
+from optuna_llm._study.search_space import format_value
 from optuna_llm.exceptions import InvalidAnswerError
 
 

@@ -1,0 +1,273 @@
+"""The guided default: the model's start, a prior warm-up around it, then gated challenges.
+
+Each trial is one of
+
+- the **start**: the model is asked for the recommended starting configuration, once per study;
+- a **prior draw**: a warm-up trial drawn from the prior around that start, with no request;
+- a **challenge**: after the warm-up, the model is shown the classical sampler's candidate
+  and may replace it (the rules are in ``challenges``);
+- the classical sampler's, otherwise.
+
+Every decision is read from the study's storage, never from this process's memory, so that
+the worker processes of a study and a resumed run act as one sampler. The records are a few
+system attributes on the trials that asked the model:
+
+- ``llm:turn``: ``start`` or ``challenge`` on a trial that claimed that turn, ``classical``
+  once it gave the claim up to a rival;
+- ``llm:start``: the model's start, the prior's seed and the first trial of the warm-up, on
+  the trial whose request for the start the endpoint answered (no values when the answer was
+  unusable). The warm-up begins with the first trial created after the answer, so trials that
+  other workers began while the start was asked for stay the classical sampler's, and the
+  warm-up keeps all its trials however many workers there are;
+- ``llm:did_well``: on a challenge's trial once it ended, whether its proposal was used and
+  did well.
+
+A claim is written first and the study read again afterwards: a worker that then sees a rival
+claim of the same turn gives its own up. Of two workers claiming at once at least one sees
+the other, so at most one request is under way for the start (and for a challenge's turn);
+when both see each other both give up, and a later trial claims the turn again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import datetime
+import heapq
+import math
+import threading
+from typing import Any
+
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_llm._model.proposer import Answer
+from optuna_llm._model.proposer import ModelAsk
+from optuna_llm._pickling import PicklesWithoutLock
+from optuna_llm._strategies.challenges import Challenge
+from optuna_llm._strategies.challenges import challenge_due
+from optuna_llm._strategies.challenges import challenge_succeeded
+from optuna_llm._strategies.challenges import holds_turn
+from optuna_llm._strategies.challenges import turned_down
+from optuna_llm._strategies.prior_draws import PriorDraw
+from optuna_llm._strategies.turn import Turn
+from optuna_llm._study.trial_attrs import fresh_trials
+from optuna_llm._study.trial_attrs import read_record
+from optuna_llm._study.trial_attrs import write_record
+from optuna_llm.guide import Guide
+
+
+TURN_KEY = "llm:turn"
+START_KEY = "llm:start"
+DID_WELL_KEY = "llm:did_well"
+# The start is asked, again after an outage, until this many times the warm-up's trials.
+START_UP_FACTOR = 3
+
+
+def start_hold_seconds(timeout: float, max_retries: int) -> float:
+    """How long a trial asking for the start keeps others from asking: its request with every
+    retry, and a minute for the objective to suggest its first parameter."""
+    return timeout * (max_retries + 1) + 60.0
+
+
+START_ASK = ModelAsk("start", batch_size=1, attempts=1, history="best", spare=False)
+CHALLENGE_ASK = ModelAsk("challenge", batch_size=1, attempts=1, history="best", spare=False)
+_FLAT = (
+    "the history is flat (the last values are all equal): the classical sampler explores "
+    "instead of the model"
+)
+
+
+@dataclass(frozen=True)
+class Start:
+    """The model's recommended start: the trial that asked, its values (empty when the answer
+    was unusable), the seed of the prior's draws, and the warm-up's first trial."""
+
+    number: int
+    params: dict[str, Any]
+    seed: int
+    warmup_from: int
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """What the study's trials say of the plan: the start, the trials asking for it now, and
+    the challenges so far."""
+
+    start: Start | None
+    asking: tuple[int, ...]
+    challenges: tuple[Challenge, ...]
+
+
+def read_plan(
+    trials: Sequence[FrozenTrial], *, now: datetime.datetime, hold_seconds: float
+) -> PlanRecord:
+    """The plan as ``trials`` record it. A trial asking for the start counts until it ends, or
+    for ``hold_seconds`` after it began (its worker may have died on a storage without a
+    heartbeat)."""
+    starts: list[Start] = []
+    asking: list[int] = []
+    challenges: list[Challenge] = []
+    for trial in trials:
+        turn = read_record(trial, TURN_KEY)
+        if turn == "start":
+            record = read_record(trial, START_KEY)
+            if isinstance(record, dict):
+                starts.append(_start(trial.number, record))
+            elif trial.state == TrialState.RUNNING and not _stale(trial, now, hold_seconds):
+                asking.append(trial.number)
+        elif turn == "challenge":
+            did_well = read_record(trial, DID_WELL_KEY)
+            if not isinstance(did_well, bool):
+                # A challenge that ended unjudged (its worker died) did not do well.
+                did_well = None if trial.state == TrialState.RUNNING else False
+            challenges.append(Challenge(trial.number, did_well))
+    start = min(starts, key=lambda s: s.number) if starts else None
+    return PlanRecord(start, tuple(asking), tuple(challenges))
+
+
+def plan_turn(
+    number: int,
+    plan: PlanRecord,
+    finished: Sequence[FrozenTrial],
+    guide: Guide,
+    *,
+    has_specs: bool,
+) -> Turn:
+    """The turn of trial ``number``, given the plan and the study's finished trials."""
+    start = plan.start
+    if start is None:
+        if not has_specs:
+            return Turn(note="no parameter is known yet")
+        if plan.asking:
+            return Turn(note="the model's start is not known yet")
+        if number >= START_UP_FACTOR * guide.warmup_trials:
+            return Turn(note="the model gave no start during the study's start-up")
+        return Turn(ask=START_ASK)
+    slot = number - start.warmup_from + 1
+    flat = is_flat(_recent_values(finished, guide.flat_window), guide.flat_window)
+    if slot < guide.warmup_trials:
+        if slot < 1 or not guide.is_prior_draw(slot):
+            return Turn(note="a warm-up trial of the classical sampler")
+        if not start.params:
+            return Turn(note="the model gave no start to draw around")
+        if flat:
+            return Turn(note=_FLAT)
+        index = sum(guide.is_prior_draw(s) for s in range(1, slot))
+        draw = PriorDraw(start.params, guide.prior_width, index, guide.n_prior_draws, start.seed)
+        return Turn(draw=draw, label="prior")
+    if guide.ask_every == 0:
+        return Turn(note="the classical sampler's turn")
+    if flat:
+        return Turn(note=_FLAT)
+    first, every = start.warmup_from - 1 + guide.warmup_trials, max(guide.ask_every, 1)
+    if challenge_due(number, first, every, plan.challenges):
+        return Turn(ask=CHALLENGE_ASK, screen=turned_down)
+    return Turn(note="the classical sampler's turn")
+
+
+def is_flat(values: Sequence[float], window: int) -> bool:
+    """Whether the last ``window`` values are all the same: the objective gives no signal."""
+    recent = [v for v in values[-window:] if math.isfinite(v)]
+    if len(recent) < window:
+        return False
+    scale = max(abs(v) for v in recent) or 1.0
+    return max(recent) - min(recent) <= 1e-12 * scale
+
+
+class GuidedStrategy(PicklesWithoutLock):
+    """The guided default's decisions, read from and written to the study's storage.
+
+    Args:
+        guide: The constants.
+        draw_seed: The prior's seed, should this process's trial be the one that asks for the
+            start; every worker then draws with the seed recorded with the start.
+        hold_seconds: How long a trial asking for the start keeps others from asking.
+    """
+
+    def __init__(self, guide: Guide, draw_seed: int, hold_seconds: float) -> None:
+        self.guide = guide
+        self._draw_seed = draw_seed
+        self._hold_seconds = hold_seconds
+        self._lock = threading.Lock()
+
+    def decide(self, study: Study, trial: FrozenTrial, has_specs: bool) -> Turn:
+        """Trial ``trial``'s turn; a start or challenge is claimed in the storage first."""
+        with self._lock:
+            trials = fresh_trials(study._storage, study._study_id)
+            finished = [t for t in trials if t.state.is_finished()]
+            turn = plan_turn(
+                trial.number, self._plan(trials), finished, self.guide, has_specs=has_specs
+            )
+            if turn.ask is None or self._claimed(study, trial, turn.ask.question):
+                return turn
+            return Turn(note="another worker claimed the model's turn at the same moment")
+
+    def proposed(self, study: Study, trial: FrozenTrial, turn: Turn, answer: Answer) -> None:
+        """Record the model's start once the endpoint has answered the request for it."""
+        if turn.ask is None or turn.ask.question != "start" or not answer.answered:
+            return
+        created = fresh_trials(study._storage, study._study_id)
+        warmup_from = max((t.number for t in created), default=trial.number) + 1
+        record = {"params": answer.params, "seed": self._draw_seed, "warmup_from": warmup_from}
+        write_record(study._storage, trial, START_KEY, record)
+
+    def finished(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        turn: Turn,
+        *,
+        used: bool,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        """Record how a challenge did: its proposal was used and did well, or not."""
+        if turn.ask is None or turn.ask.question != "challenge":
+            return
+        trials = study._get_trials(deepcopy=False, use_cache=False)
+        complete_values = values if state == TrialState.COMPLETE else None
+        did_well = used and challenge_succeeded(trial, complete_values, trials, study.directions)
+        write_record(study._storage, trial, DID_WELL_KEY, did_well)
+
+    def _plan(self, trials: Sequence[FrozenTrial]) -> PlanRecord:
+        now = datetime.datetime.now()
+        return read_plan(trials, now=now, hold_seconds=self._hold_seconds)
+
+    def _claimed(self, study: Study, trial: FrozenTrial, question: str) -> bool:
+        """Claim the turn, then give it up if the study shows a rival claim."""
+        write_record(study._storage, trial, TURN_KEY, question)
+        trials = fresh_trials(study._storage, study._study_id)
+        others = [t for t in trials if t.number != trial.number]
+        plan = self._plan(others)
+        if question == "start":
+            rival = plan.start is not None or bool(plan.asking)
+        else:
+            every = max(self.guide.ask_every, 1)
+            rival = any(holds_turn(c, trial.number, every) for c in plan.challenges)
+        if rival:
+            write_record(study._storage, trial, TURN_KEY, "classical")
+        return not rival
+
+
+def _start(number: int, record: dict[str, Any]) -> Start:
+    params, seed, warmup_from = (record.get(k) for k in ("params", "seed", "warmup_from"))
+    return Start(
+        number,
+        dict(params) if isinstance(params, dict) else {},
+        seed if isinstance(seed, int) else 0,
+        warmup_from if isinstance(warmup_from, int) else number + 1,
+    )
+
+
+def _stale(trial: FrozenTrial, now: datetime.datetime, hold_seconds: float) -> bool:
+    started = trial.datetime_start
+    return started is not None and (now - started).total_seconds() > hold_seconds
+
+
+def _recent_values(finished: Sequence[FrozenTrial], n: int) -> list[float]:
+    """The first objective's values of the ``n`` latest complete trials, in trial order."""
+    complete = [t for t in finished if t.state == TrialState.COMPLETE and t.values is not None]
+    latest = heapq.nlargest(n, complete, key=lambda t: t.number)
+    return [t.values[0] for t in reversed(latest)]
