@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
-import logging
 import os
-import random
 import threading
 from typing import Any
 
-import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import TPESampler
@@ -27,38 +24,24 @@ from optuna.trial import TrialState
 
 from optuna_llm._arguments import validate_arguments
 from optuna_llm._classical import ClassicalSampler
-from optuna_llm._fallback import fill_from
 from optuna_llm._model.client import ClientLike
 from optuna_llm._model.client import make_client
-from optuna_llm._model.proposer import Answer
-from optuna_llm._model.proposer import ProposalRequest
 from optuna_llm._model.proposer import Proposer
 from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._strategies.guided import GuidedStrategy
+from optuna_llm._strategies.guided import draw_seed
 from optuna_llm._strategies.guided import start_hold_seconds
 from optuna_llm._strategies.scheduled import ScheduledStrategy
 from optuna_llm._strategies.turn import Strategy
-from optuna_llm._strategies.turn import Turn
-from optuna_llm._study.ledger import TrialLedger
 from optuna_llm._study.related_studies import RelatedStudies
-from optuna_llm._study.search_space import ParamSpec
-from optuna_llm._study.search_space import infer_specs
-from optuna_llm._study.trial_attrs import metric_names
-from optuna_llm._study.trial_attrs import write_dashboard_note
-from optuna_llm._study.trial_attrs import write_planned_params
-from optuna_llm._study.trial_attrs import write_provenance
-from optuna_llm._study.tried import Snapshot
+from optuna_llm._study.trial_attrs import record_provenance
 from optuna_llm._study.tried import contains
-from optuna_llm._study.tried import held_by_another_worker
-from optuna_llm._trial_context import TrialContext
-from optuna_llm._trial_context import TrialContexts
+from optuna_llm._trial.context import TrialContexts
+from optuna_llm._trial.proposal import Proposals
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
 from optuna_llm.guide import Guide
 from optuna_llm.schedules import ScheduleFn
-
-
-_logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 
 class LLMSampler(PicklesWithoutLock, BaseSampler):
@@ -85,19 +68,18 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     [a dead endpoint][a-dead-endpoint]).
 
     Each trial records where its values came from in user attributes that optuna-dashboard
-    shows: ``llm:source`` (``llm``: the model's proposal; ``partial``: the model's, completed by
-    the classical sampler; ``prior``: drawn from the prior around the model's start;
-    ``fallback``: the classical sampler's), ``llm:model_share`` (the share of its values from
-    the model or its prior, a number the dashboard can filter on), ``llm:reason`` when the
-    classical sampler proposed, and ``llm:rationale``, the model's one-sentence explanation.
-    What the trial's requests cost goes into ``llm:tokens``, ``llm:latency`` and, when the
-    budget has prices, ``llm:cost``; the sampler's [`usage`][optuna_llm.LLMSampler.usage] adds
-    them up.
+    shows: ``llm:source`` (``llm``, ``partial``: the model's completed by the classical
+    sampler, ``prior``, ``fallback``), ``llm:model_share``, ``llm:reason`` when the classical
+    sampler proposed, ``llm:rationale``, and what the requests cost (``llm:tokens``,
+    ``llm:latency``, ``llm:cost``); see [provenance][what-each-trial-records].
+
+    The guided plan and the budget live in the study's storage: worker processes sharing it
+    act as one sampler, and a resumed study goes on where it stopped (see
+    [many workers][many-workers-and-resumed-studies]).
 
     Example:
         ```python
-        import optuna
-        from optuna_llm import LLMSampler
+                from optuna_llm import LLMSampler
 
 
         def objective(trial):
@@ -221,16 +203,21 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             timeout=timeout,
             fallback_name=self._fallback.__class__.__name__,
         )
-        self._known_space = dict(search_space or {})
-        self._descriptions = dict(param_descriptions or {})
-        self._strategy: Strategy = (
+        strategy: Strategy = (
             ScheduledStrategy(schedule, prefetch)
             if schedule is not None
             else GuidedStrategy(
-                guide or Guide(), _draw_seed(seed), start_hold_seconds(timeout, max_retries)
+                guide or Guide(), draw_seed(seed), start_hold_seconds(timeout, max_retries)
             )
         )
-        self._related = RelatedStudies(related_studies)
+        self._proposals = Proposals(
+            self._fallback,
+            self._proposer,
+            strategy,
+            related=RelatedStudies(related_studies),
+            known_space=search_space or {},
+            descriptions=param_descriptions or {},
+        )
         self._contexts = TrialContexts()
         self._lock = threading.Lock()
 
@@ -260,7 +247,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         """Forward to the fallback sampler, then decide the trial's turn, once per trial: by
         the schedule when there is one, else by the guided plan read from the study."""
         self._fallback.before_trial(study, trial)
-        self._turn(study, trial)
+        self._proposals.turn(study, trial, self._contexts.get(trial._trial_id))
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -275,9 +262,9 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         fallback_space = self._fallback.infer_relative_search_space(study, trial)
         context = self._contexts.get(trial._trial_id)
         context.fallback_space = fallback_space
-        if not self._turn(study, trial).uses_model:
+        if not self._proposals.turn(study, trial, context).uses_model:
             return fallback_space
-        specs = self._specs(study, context)
+        specs = self._proposals.specs(study, context)
         return {**{name: spec.distribution for name, spec in specs.items()}, **fallback_space}
 
     def sample_relative(
@@ -285,37 +272,15 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     ) -> dict[str, Any]:
         """The model's proposal or the prior's draw, completed by the fallback sampler.
 
-        On a challenge, the classical sampler's candidate, replaced by the model's proposal only
-        when the proposal passes the challenge's screen. A configuration that another worker is
-        already running is dropped for the fallback's.
+        On a challenge, the classical sampler's candidate, unless the model's proposal passes
+        the screen. A configuration another worker runs already is dropped for the fallback's.
         """
         if not search_space:
             return {}
+        with self._lock:
+            seed = int(self._rng.rng.randint(0, 2**31 - 1))
         context = self._contexts.get(trial._trial_id)
-        turn, view = self._turn(study, trial), Snapshot.of(study, trial)
-        candidate = self._completed(study, trial, search_space, context) if turn.screen else None
-        context.take(
-            self._propose(study, trial, search_space, context, view=view, candidate=candidate)
-        )
-        proposal = context.answer.params
-        if turn.screen is not None and candidate is not None and proposal:
-            space = {name: d for name, d in search_space.items() if name in proposal}
-            why = turn.screen(proposal, view, space, study.directions)
-            if why is not None:
-                context.drop_answer(why, by_design=True)
-            else:
-                context.fallback_names.difference_update(proposal)
-        if candidate is not None:
-            params = {**candidate, **context.answer.params}
-        else:
-            params = self._completed(study, trial, search_space, context)
-        write_planned_params(study, trial, params)
-        holder = held_by_another_worker(study, trial, context.answer.params)
-        if holder is not None:
-            context.drop_answer(f"trial {holder} of another worker has the same configuration")
-            params = self._completed(study, trial, search_space, context)
-            write_planned_params(study, trial, params)
-        return params
+        return self._proposals.sample(study, trial, search_space, context, seed)
 
     def sample_independent(
         self,
@@ -356,95 +321,10 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         if context is None or context.turn is None:
             return
         used = bool(context.answer.params)
-        self._strategy.finished(study, trial, context.turn, used=used, state=state, values=values)
-        provenance = context.provenance(trial.params)
-        if provenance is None:
-            return
-        fallback_name = self._fallback.__class__.__name__
-        if provenance.reason:
-            # One line per trial that used fallback values: a warning when the model failed.
-            level = logging.WARNING if context.reasons else logging.INFO
-            _logger.log(level, provenance.fallback_line(trial.number, fallback_name))
-        write_provenance(study, trial, provenance)
-        write_dashboard_note(study, trial, provenance, fallback_name)
-
-    def _turn(self, study: Study, trial: FrozenTrial) -> Turn:
-        """The trial's turn, decided by the strategy on first use."""
-        context = self._contexts.get(trial._trial_id)
-        if context.turn is None:
-            has_specs = bool(self._specs(study, context))
-            context.turn = self._strategy.decide(study, trial, has_specs)
-            if not context.turn.uses_model:
-                context.notes.append(context.turn.note or "the classical sampler's turn")
-        return context.turn
-
-    def _propose(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        search_space: Mapping[str, BaseDistribution],
-        context: TrialContext,
-        *,
-        view: Snapshot,
-        candidate: Mapping[str, Any] | None,
-    ) -> Answer:
-        """The turn's draw, or the model's answer to the turn's request."""
-        turn = context.turn
-        assert turn is not None
-        specs = {n: s for n, s in self._specs(study, context).items() if n in search_space}
-        if turn.draw is not None:
-            drawn = turn.draw.values({name: spec.distribution for name, spec in specs.items()})
-            repeated = view.repeats(drawn)
-            if repeated is None:
-                return Answer(drawn)
-            return Answer(skipped=f"{turn.draw.name} repeats trial {repeated}")
-        if turn.ask is None:
-            return Answer()
-        with self._lock:
-            seed = int(self._rng.rng.randint(0, 2**31 - 1))
-        request = ProposalRequest(
-            trial_number=trial.number,
-            specs=specs,
-            view=view,
-            directions=study.directions,
-            metric_names=metric_names(study),
-            prior=self._related.section(study._storage),
-            seed=seed,
-            ask=turn.ask,
-            candidate=candidate,
-            ledger=TrialLedger(study._storage, study._study_id, trial),
+        self._proposals.strategy.finished(
+            study, trial, context.turn, used=used, state=state, values=values
         )
-        answer = self._proposer.propose(request)
-        self._strategy.proposed(study, trial, turn, answer)
-        return answer
-
-    def _specs(self, study: Study, context: TrialContext) -> dict[str, ParamSpec]:
-        """The parameters the model may propose for this trial; built once per trial."""
-        if context.specs is None:
-            trials = study._get_trials(deepcopy=False, use_cache=True)
-            context.specs = infer_specs(trials, self._known_space, self._descriptions)
-        return context.specs
-
-    def _completed(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        search_space: Mapping[str, BaseDistribution],
-        context: TrialContext,
-    ) -> dict[str, Any]:
-        """The model's values, with every other parameter of ``search_space`` from the
-        fallback: jointly where it samples jointly."""
-        params = {n: v for n, v in context.answer.params.items() if n in search_space}
-        missing = {name: d for name, d in search_space.items() if name not in params}
-        if not missing:
-            return params
-        if context.fallback_space is None:
-            context.fallback_space = self._fallback.infer_relative_search_space(study, trial)
-        filled = fill_from(self._fallback, study, trial, missing, context.fallback_space)
-        context.fallback_names.update(filled)
-        return {**params, **filled}
-
-
-def _draw_seed(seed: int | None) -> int:
-    """The seed of the prior's draws: from ``seed``, so that every worker draws the same."""
-    return seed % 2**31 if seed is not None else random.SystemRandom().randrange(2**31)
+        provenance = context.provenance(trial.params)
+        if provenance is not None:
+            name = self._fallback.__class__.__name__
+            record_provenance(study, trial, provenance, name, failed=bool(context.reasons))

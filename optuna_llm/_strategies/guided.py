@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import datetime
 import heapq
 import math
+import random
 import threading
 from typing import Any
 
@@ -63,6 +64,12 @@ START_KEY = "llm:start"
 DID_WELL_KEY = "llm:did_well"
 # The start is asked, again after an outage, until this many times the warm-up's trials.
 START_UP_FACTOR = 3
+
+
+def draw_seed(seed: int | None) -> int:
+    """The seed of the prior's draws: from ``seed``, so that every worker draws the same; it
+    is recorded with the start, so that every worker draws with the asking worker's seed."""
+    return seed % 2**31 if seed is not None else random.SystemRandom().randrange(2**31)
 
 
 def start_hold_seconds(timeout: float, max_retries: int) -> float:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import importlib.util
 import json
+import logging
 from typing import Any
 from typing import Literal
 
@@ -154,6 +155,18 @@ def classify(
     elif from_fallback:
         source = "fallback"
     return Classification(source, from_fallback, share)
+
+
+def record_provenance(
+    study: Study, trial: FrozenTrial, provenance: Provenance, sampler_name: str, *, failed: bool
+) -> None:
+    """Log one line when the fallback proposed (a warning when the model ``failed``), and
+    store the provenance as user attributes and as the trial's dashboard note."""
+    if provenance.reason:
+        level = logging.WARNING if failed else logging.INFO
+        _logger.log(level, provenance.fallback_line(trial.number, sampler_name))
+    write_provenance(study, trial, provenance)
+    write_dashboard_note(study, trial, provenance, sampler_name)
 
 
 def write_provenance(study: Study, trial: FrozenTrial, provenance: Provenance) -> None:
