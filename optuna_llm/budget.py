@@ -139,6 +139,16 @@ class Usage:
         """Prompt and answer tokens together."""
         return self.prompt_tokens + self.completion_tokens
 
+    def describe(self) -> str:
+        """One line for people: requests, failed ones, tokens, waiting time and cost."""
+        failed = f" ({self.failed_requests} failed)" if self.failed_requests else ""
+        cost = f", cost {self.cost:.6g}" if self.cost is not None else ""
+        seconds = self.latency + self.failed_seconds
+        return (
+            f"{self.requests + self.failed_requests} requests{failed}, "
+            f"{self.total_tokens} tokens, {seconds:.1f} s waiting for the model{cost}"
+        )
+
     def __add__(self, other: Usage) -> Usage:
         costs = [cost for cost in (self.cost, other.cost) if cost is not None]
         return Usage(

@@ -3,6 +3,7 @@
     optuna-llm report --storage sqlite:///studies.db --study churn --model gpt-4o-mini
     optuna-llm report --storage sqlite:///studies.db --study churn \\
         --model local --base-url http://127.0.0.1:8080/v1
+    optuna-llm usage --storage sqlite:///studies.db --study churn
     optuna-llm dashboard sqlite:///studies.db
     optuna-llm dashboard sqlite:///studies.db --base-url http://127.0.0.1:11434/v1 --model qwen2.5
 """
@@ -16,6 +17,7 @@ import sys
 
 import optuna
 
+from optuna_llm._study.ledger import study_usage
 from optuna_llm.dashboard import DEFAULT_HOST
 from optuna_llm.dashboard import DEFAULT_PORT
 from optuna_llm.dashboard import run_dashboard
@@ -54,10 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--base-url", default=None, help="OpenAI-compatible endpoint (default: the bundled model)"
     )
     dashboard_parser.add_argument("--model", default=os.environ.get("OPTUNA_LLM_MODEL"))
+    usage_parser = commands.add_parser(
+        "usage", help="print what the model has cost a study, over all its workers and runs"
+    )
+    usage_parser.add_argument("--storage", required=True, help="Optuna storage URL")
+    usage_parser.add_argument("--study", required=True, help="study name")
     args = parser.parse_args(argv)
 
     if args.command == "dashboard":
         return _dashboard(args)
+    if args.command == "usage":
+        return _usage(args)
     if not args.model:
         print(f"optuna-llm: error: {NO_MODEL}", file=sys.stderr)
         return 2
@@ -69,6 +78,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optuna-llm: error: {error}", file=sys.stderr)
         return 1
     print(text)
+    used = study_usage(study)
+    if used.requests or used.failed_requests:
+        print(f"\n_Model use by the study's sampler: {used.describe()}._")
+    return 0
+
+
+def _usage(args: argparse.Namespace) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=args.study, storage=args.storage)
+    except KeyError as error:
+        print(f"optuna-llm: error: {error}", file=sys.stderr)
+        return 1
+    print(study_usage(study).describe())
     return 0
 
 

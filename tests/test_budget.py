@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
 import pickle
 from typing import Any
 
+import optuna
+from optuna.samplers import TPESampler
 import pytest
 
 from optuna_llm import Budget
 from optuna_llm import ChatReply
+from optuna_llm import LLMSampler
+from optuna_llm import study_usage
 from optuna_llm._model.usage_meter import UsageMeter
 from optuna_llm.budget import Usage
+from optuna_llm.schedules import Always
+from optuna_llm.testing import RandomAnswers
+from optuna_llm.testing import ScriptedLLMServer
 
 
 def _reply(prompt: int = 1000, completion: int = 100, latency: float = 0.5) -> ChatReply:
@@ -31,6 +39,7 @@ PRICED: dict[str, Any] = {
         ({"max_cost": 1.0}, "max_cost"),
         ({"max_cost": 1.0, "price_per_million_input_tokens": 1.0}, "max_cost"),
         ({"price_per_million_output_tokens": True}, "price_per_million_output_tokens"),
+        ({"scope": "worker"}, "scope"),
     ],
 )
 def test_invalid_budgets_raise_value_error(kwargs: dict[str, Any], name: str) -> None:
@@ -122,3 +131,64 @@ def test_failed_requests_count_apart_from_answered_ones() -> None:
     meter = UsageMeter(None)
     meter.add(total)
     assert meter.usage == total
+
+
+def _sphere(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", -5, 5) ** 2 + trial.suggest_float("y", -5, 5) ** 2
+
+
+def _sampler(server: ScriptedLLMServer, budget: Budget) -> LLMSampler:
+    return LLMSampler(
+        model=server.model,
+        client=server.client(max_retries=0),
+        schedule=Always(),
+        budget=budget,
+        fallback_sampler=TPESampler(seed=0),
+    )
+
+
+@pytest.mark.parametrize(("scope", "sent"), [("study", 3), ("sampler", 6)])
+def test_a_study_budget_holds_across_resumed_runs(tmp_path: Path, scope: str, sent: int) -> None:
+    storage = f"sqlite:///{tmp_path / 'budget.db'}"
+    budget = Budget(max_requests=3, scope=scope)  # type: ignore[arg-type]
+    optuna.create_study(study_name="budget", storage=storage)
+    with ScriptedLLMServer(RandomAnswers(seed=0)) as server:
+        for _ in range(2):  # a run, then a resumed run with a new sampler
+            sampler = _sampler(server, budget)
+            study = optuna.load_study(study_name="budget", storage=storage, sampler=sampler)
+            study.optimize(_sphere, n_trials=5)
+    assert len(server.requests) == sent
+    assert study_usage(study).requests == sent
+    # Trial 0 has no known parameter; the other nine ask the model or meet the budget.
+    reasons = [t.user_attrs.get("llm:reason", "") for t in study.trials]
+    assert sum("budget: 3 requests spent" in reason for reason in reasons) == 9 - sent
+
+
+def _usage_of(sampler: optuna.samplers.BaseSampler) -> Usage:
+    assert isinstance(sampler, LLMSampler)
+    return sampler.usage
+
+
+def test_study_usage_adds_up_every_sampler_and_ignores_copies(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'usage.db'}"
+    with ScriptedLLMServer(RandomAnswers(seed=0)) as server:
+        study = optuna.create_study(storage=storage, sampler=_sampler(server, Budget()))
+        study.optimize(_sphere, n_trials=3)
+        first = _usage_of(study.sampler)
+        study.sampler = _sampler(server, Budget())
+        study.optimize(_sphere, n_trials=2)
+    total = study_usage(study)
+    # Trial 0 knows no parameter yet; the other four ask.
+    assert total.requests == 4 == first.requests + 2
+    assert total.total_tokens > first.total_tokens > 0
+    # A retry callback copies a failed trial's records to its retry: they count once.
+    failed = study.trials[1]
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=failed.params,
+            distributions=failed.distributions,
+            value=1.0,
+            system_attrs=failed.system_attrs,
+        )
+    )
+    assert study_usage(study) == total

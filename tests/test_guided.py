@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import datetime
 import math
 import socket
 from typing import Any
@@ -13,17 +14,30 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.samplers import TPESampler
 from optuna.study import Study
+from optuna.trial import FrozenTrial
 from optuna.trial import Trial
+from optuna.trial import TrialState
 import pytest
 
 from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm._classical import ClassicalSampler
 from optuna_llm._model.prompt import START_REQUEST
+from optuna_llm._strategies.challenges import Challenge
+from optuna_llm._strategies.guided import DID_WELL_KEY
+from optuna_llm._strategies.guided import START_KEY
+from optuna_llm._strategies.guided import TURN_KEY
+from optuna_llm._strategies.guided import PlanRecord
+from optuna_llm._strategies.guided import Start
+from optuna_llm._strategies.guided import plan_turn
+from optuna_llm._strategies.guided import read_plan
 from optuna_llm._study.trial_attrs import Provenance
+from optuna_llm._study.trial_attrs import read_record
+from optuna_llm.fault_injection import DownUntil
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers
+from optuna_llm.testing import Reply
 from optuna_llm.testing import ScriptedLLMServer
 from optuna_llm.testing import answer
 
@@ -298,3 +312,80 @@ def test_the_dashboard_note_says_which_mechanism_proposed() -> None:
     note = turned_down.as_markdown("ClassicalSampler")
     assert "ClassicalSampler, instead of the model" in note
     assert "nearly repeats" in note
+
+
+def test_a_start_lost_to_an_outage_is_asked_again_once_the_endpoint_answers() -> None:
+    endpoint = DownUntil(Reply(status=503), last_down=19)
+    with ScriptedLLMServer(endpoint) as server:
+        study = optuna.create_study(sampler=_guided(server, 0))
+        study.optimize(sphere, n_trials=50, callbacks=[endpoint.callback])
+    assert endpoint.requests_while_down >= 3
+    (start,) = [t for t in study.trials if read_record(t, START_KEY) is not None]
+    assert 20 <= start.number < 40, "the first probe after the outage asks for the start"
+    assert start.user_attrs["llm:source"] == "llm"
+    sources = _sources(study)
+    assert sources[start.number + 1 : start.number + 10] == ["prior"] * 9
+    assert "prior" not in sources[: start.number]
+
+
+def _trial(
+    number: int, state: TrialState = TrialState.COMPLETE, records: dict[str, Any] | None = None
+) -> FrozenTrial:
+    trial = optuna.trial.create_trial(
+        params={"x": 0.0},
+        distributions={"x": FloatDistribution(-10, 10)},
+        value=float(number) if state == TrialState.COMPLETE else None,
+        state=state,
+        system_attrs={key: {"trial": number, "value": v} for key, v in (records or {}).items()},
+    )
+    trial.number = number
+    trial.datetime_start = datetime.datetime.now() - datetime.timedelta(seconds=number)
+    return trial
+
+
+def test_plan_is_read_from_the_trials_records() -> None:
+    now = datetime.datetime.now()
+    start = {"params": NEAR_OPTIMUM, "seed": 7, "warmup_from": 3}
+    trials = [
+        _trial(0, records={TURN_KEY: "start"}),  # asked, the endpoint never answered
+        _trial(1, TrialState.RUNNING),
+        _trial(2, records={TURN_KEY: "start", START_KEY: start}),
+        _trial(12, records={TURN_KEY: "challenge", DID_WELL_KEY: False}),
+        _trial(30, TrialState.RUNNING, records={TURN_KEY: "challenge"}),
+    ]
+    plan = read_plan(trials, now=now, hold_seconds=60)
+    assert plan.start == Start(2, NEAR_OPTIMUM, 7, 3)
+    assert plan.asking == ()
+    assert plan.challenges == (Challenge(12, False), Challenge(30, None))
+    guide = Guide()
+    # The warm-up begins with trial 3, the first created after the answer.
+    assert plan_turn(3, plan, trials, guide, has_specs=True).label == "prior"
+    assert plan_turn(11, plan, trials, guide, has_specs=True).label == "prior"
+    assert (
+        plan_turn(12, plan, trials, guide, has_specs=True).note == "the classical sampler's turn"
+    )
+    assert "not known" not in (plan_turn(31, plan, trials, guide, has_specs=True).note or "")
+
+
+def test_a_start_claim_counts_until_it_ends_or_is_held_too_long() -> None:
+    now = datetime.datetime.now()
+    asking = [_trial(5, TrialState.RUNNING, records={TURN_KEY: "start"})]  # began 5 s ago
+    assert read_plan(asking, now=now, hold_seconds=60).asking == (5,)
+    assert read_plan(asking, now=now, hold_seconds=1).asking == (), "its worker died"
+    plan = read_plan(asking, now=now, hold_seconds=60)
+    assert plan_turn(6, plan, [], Guide(), has_specs=True).note == (
+        "the model's start is not known yet"
+    )
+    ended = [_trial(5, TrialState.FAIL, records={TURN_KEY: "start"})]
+    plan = read_plan(ended, now=now, hold_seconds=60)
+    assert plan_turn(6, plan, [], Guide(), has_specs=True).ask is not None
+    # The start-up is over: the classical sampler goes on without the model's start.
+    assert plan_turn(40, plan, [], Guide(), has_specs=True).ask is None
+
+
+def test_records_copied_to_a_retried_trial_are_not_its_own() -> None:
+    # Optuna's retry callbacks copy a failed trial's system attributes to its retry.
+    copied = _trial(0, TrialState.RUNNING, records={TURN_KEY: "start"})
+    copied.number = 9
+    plan = read_plan([copied], now=datetime.datetime.now(), hold_seconds=60)
+    assert plan == PlanRecord(None, (), ())

@@ -11,9 +11,13 @@ import optuna
 from optuna.trial import Trial
 import pytest
 
+from optuna_llm import LLMSampler
 from optuna_llm import ModelRequestError
 from optuna_llm import report
 from optuna_llm.cli import main
+from optuna_llm.schedules import Always
+from optuna_llm.testing import ChatCall
+from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import ScriptedLLMServer
 
 
@@ -123,3 +127,30 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == REPORT.strip()
+
+
+def test_cli_prints_what_the_model_cost_the_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    proposals = RandomAnswers(seed=0)
+
+    def model(call: ChatCall) -> str:
+        return REPORT if call.schema is None else proposals(call)
+
+    with ScriptedLLMServer(model) as server:
+        for _ in range(2):  # two workers, one after the other
+            sampler = LLMSampler(
+                model=server.model, base_url=server.base_url, schedule=Always(), seed=0
+            )
+            study = optuna.create_study(
+                study_name="used", storage=storage, sampler=sampler, load_if_exists=True
+            )
+            study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+        assert main(["usage", "--storage", storage, "--study", "used"]) == 0
+        # Trial 0 knows no parameter yet; the five others asked.
+        assert capsys.readouterr().out.startswith("5 requests, ")
+        argv = ["report", "--storage", storage, "--study", "used", "--model", server.model]
+        assert main([*argv, "--base-url", server.base_url]) == 0
+    assert "_Model use by the study's sampler: 5 requests, " in capsys.readouterr().out
+    assert main(["usage", "--storage", storage, "--study", "nope"]) == 1

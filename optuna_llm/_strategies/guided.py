@@ -63,7 +63,7 @@ TURN_KEY = "llm:turn"
 START_KEY = "llm:start"
 DID_WELL_KEY = "llm:did_well"
 # The start is asked, again after an outage, until this many times the warm-up's trials.
-START_UP_FACTOR = 3
+START_UP_FACTOR = 4
 
 
 def draw_seed(seed: int | None) -> int:
