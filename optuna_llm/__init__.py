@@ -1,8 +1,8 @@
 """optuna-llm: an Optuna sampler that asks a language model for the next configuration."""
 
-from optuna_llm._model.client import ChatReply
-from optuna_llm._model.client import ChatRequest
-from optuna_llm._model.client import LLMClient
+from optuna_llm._chat import ChatReply
+from optuna_llm._chat import ChatRequest
+from optuna_llm._chat import LLMClient
 from optuna_llm._model.client import OpenAIChatClient
 from optuna_llm._sampler import LLMSampler
 from optuna_llm._study.ledger import study_usage

@@ -9,7 +9,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
 
-from optuna_llm._model.client import LLMClient
+from optuna_llm._chat import LLMClient
 from optuna_llm._model.client import is_client
 from optuna_llm.budget import Budget
 from optuna_llm.guide import Guide

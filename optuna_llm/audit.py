@@ -31,9 +31,9 @@ from pathlib import Path
 import threading
 from typing import Any
 
-from optuna_llm._model.client import ChatReply
-from optuna_llm._model.client import ChatRequest
-from optuna_llm._model.client import Message
+from optuna_llm._chat import ChatReply
+from optuna_llm._chat import ChatRequest
+from optuna_llm._chat import Message
 from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm.exceptions import ModelRequestError
 from optuna_llm.exceptions import OptunaLLMError

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from dataclasses import fields
 from typing import Literal
 
-from optuna_llm._model.client import ChatReply
+from optuna_llm._chat import ChatReply
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,11 @@ class Usage:
     failed_seconds: float = 0.0
 
     @property
+    def all_requests(self) -> int:
+        """Requests in all, answered or not."""
+        return self.requests + self.failed_requests
+
+    @property
     def total_tokens(self) -> int:
         """Prompt and answer tokens together."""
         return self.prompt_tokens + self.completion_tokens
@@ -145,7 +150,7 @@ class Usage:
         cost = f", cost {self.cost:.6g}" if self.cost is not None else ""
         seconds = self.latency + self.failed_seconds
         return (
-            f"{self.requests + self.failed_requests} requests{failed}, "
+            f"{self.all_requests} requests{failed}, "
             f"{self.total_tokens} tokens, {seconds:.1f} s waiting for the model{cost}"
         )
 

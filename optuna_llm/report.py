@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from optuna.study import Study
 
-from optuna_llm._model.client import ChatRequest
+from optuna_llm._chat import ChatRequest
 from optuna_llm._model.client import ClientLike
 from optuna_llm._model.client import make_client
 from optuna_llm._model.prompt import build_report_messages

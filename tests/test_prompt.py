@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
 
-from optuna_llm._model.client import Message
+from optuna_llm._chat import Message
 from optuna_llm._model.prompt import MAX_ECHOED_ANSWER_CHARS
 from optuna_llm._model.prompt import MAX_HISTORY_CHARS
 from optuna_llm._model.prompt import MAX_TASK_CHARS

@@ -18,6 +18,7 @@ from optuna_llm.cli import main
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import RandomAnswers
+from optuna_llm.testing import Reply
 from optuna_llm.testing import ScriptedLLMServer
 
 
@@ -135,7 +136,7 @@ def test_cli_prints_what_the_model_cost_the_study(
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     proposals = RandomAnswers(seed=0)
 
-    def model(call: ChatCall) -> str:
+    def model(call: ChatCall) -> str | Reply:
         return REPORT if call.schema is None else proposals(call)
 
     with ScriptedLLMServer(model) as server:

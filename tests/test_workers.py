@@ -43,6 +43,7 @@ from optuna_llm._strategies.guided import DID_WELL_KEY
 from optuna_llm._strategies.guided import START_KEY
 from optuna_llm._strategies.guided import TURN_KEY
 from optuna_llm._study.ledger import CLAIMS_KEY
+from optuna_llm._study.ledger import study_totals
 from optuna_llm._study.trial_attrs import read_record
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
@@ -215,7 +216,11 @@ def _assert_one_plan(trials: list[FrozenTrial], starts: int, others: int, budget
         earlier.append(Challenge(trial.number, read_record(trial, DID_WELL_KEY)))
     # The budget holds for the study: the start and one challenge, then no more requests.
     assert starts + others <= budget
-    assert starts + others == sum(read_record(t, CLAIMS_KEY) or 0 for t in trials)
+    assert (
+        starts + others
+        == study_totals(trials)[0]
+        == sum(read_record(t, CLAIMS_KEY) or 0 for t in trials)
+    ), "each request claimed in the storage"
 
 
 @pytest.mark.parametrize("n_workers", [4, 8])
@@ -255,7 +260,7 @@ def test_racing_workers_overshoot_the_budget_by_at_most_one_request_each(
     sent = len(server.requests)
     assert limit <= sent <= limit + n_workers - 1
     trials = optuna.load_study(study_name=name, storage=postgres_url).trials
-    assert sum(read_record(t, CLAIMS_KEY) or 0 for t in trials) == sent
+    assert sum(read_record(t, CLAIMS_KEY) or 0 for t in trials) == sent == study_totals(trials)[0]
     reasons = [t.user_attrs.get("llm:reason", "") for t in trials]
     assert sum("budget: 3 requests spent" in reason for reason in reasons) == len(trials) - sent
 

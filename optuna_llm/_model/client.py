@@ -12,27 +12,23 @@ it, and remembers what worked. Failures that mean the endpoint itself did not an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 import os
 import re
 import threading
 import time
 from typing import Any
-from typing import Protocol
-from typing import runtime_checkable
 from urllib.parse import urlsplit
 
 import openai
 
+from optuna_llm._chat import ChatReply
+from optuna_llm._chat import ChatRequest
+from optuna_llm._chat import LLMClient
 from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm.exceptions import EndpointUnavailableError
 from optuna_llm.exceptions import InvalidAnswerError
 from optuna_llm.exceptions import ModelRequestError
 
-
-Message = dict[str, str]
-"""One chat message: ``{"role": ..., "content": ...}``."""
 
 RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object", "text")
 """Request formats from most to least structured.
@@ -50,87 +46,6 @@ MAX_ANSWER_CHARS = 100_000
 _REJECTION_HINTS = ("response_format", "json_schema", "json_object", "'text'", "schema")
 _PLACEHOLDER_API_KEY = "not-needed"
 _SECRET_LIKE = re.compile(r"(?:sk|key|token)-[A-Za-z0-9_\-*.]{4,}", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """One chat completion to ask for; without a schema, the answer is free text.
-
-    ``retry`` False asks the client not to retry transport errors: the sampler sends requests
-    that way once the endpoint has failed, so that a dead endpoint costs one timeout, not one
-    per retry. A frozen dataclass.
-
-    Attributes:
-        messages: The chat messages, each ``{"role": ..., "content": ...}``.
-        schema: The JSON schema the answer must follow, or ``None`` for free text.
-        seed: The ``seed`` to send, for endpoints that honour it.
-        temperature: The sampling temperature; ``None`` leaves the endpoint's default.
-        max_tokens: Upper bound on the answer's tokens; ``None`` sends no bound.
-        retry: Whether the client may retry transport errors.
-    """
-
-    messages: Sequence[Message]
-    schema: dict[str, Any] | None
-    seed: int | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    retry: bool = True
-
-
-@dataclass(frozen=True)
-class ChatReply:
-    """The model's text and what it cost. A frozen dataclass.
-
-    Attributes:
-        text: The model's answer, as sent.
-        response_format: The format the answer was asked for in: one of ``json_schema``,
-            ``json_object_schema``, ``json_object`` and ``text``.
-        latency: Seconds the request took.
-        prompt_tokens: Prompt tokens, as the endpoint reported them; ``None`` if it did not.
-        completion_tokens: Answer tokens, as the endpoint reported them; ``None`` if it did
-            not.
-    """
-
-    text: str
-    response_format: str
-    latency: float
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-
-@runtime_checkable
-class LLMClient(Protocol):
-    """Anything that answers chat requests; ``OpenAIChatClient`` is the usual one.
-
-    Pass one as ``LLMSampler(client=...)`` to use a transport other than the ``openai``
-    client. Its ``model`` and ``endpoint`` attributes, when it has them, name it in the audit
-    log and in the sampler's log lines.
-
-    Example:
-        ```python
-        from optuna_llm import ChatReply, ChatRequest, LLMSampler
-
-
-        class MyClient:
-            def complete(self, request: ChatRequest) -> ChatReply:
-                text = ...  # the model's answer to request.messages, following request.schema
-                return ChatReply(text=text, response_format="text", latency=0.0)
-
-
-        sampler = LLMSampler(client=MyClient())
-        ```
-    """
-
-    def complete(self, request: ChatRequest) -> ChatReply:
-        """Answer the request; without retries of its own when ``request.retry`` is false.
-
-        Raises:
-            EndpointUnavailableError: The endpoint did not answer (refused, timed out, HTTP 5xx
-                or 429); three in a row make the sampler stop asking for a while.
-            ModelRequestError: No answer could be had for another reason.
-            InvalidAnswerError: The answer was empty.
-        """
-        ...
 
 
 class OpenAIChatClient(PicklesWithoutLock):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from optuna.study import StudyDirection
 
-from optuna_llm._model.client import Message
+from optuna_llm._chat import Message
 from optuna_llm._study.history import HistoryView
 from optuna_llm._study.history import TrialRecord
 from optuna_llm._study.search_space import ParamSpec

@@ -35,12 +35,12 @@ from typing import Literal
 import optuna
 from optuna.study import StudyDirection
 
+from optuna_llm._chat import ChatReply
+from optuna_llm._chat import ChatRequest
+from optuna_llm._chat import LLMClient
+from optuna_llm._chat import Message
 from optuna_llm._model.breaker import Admission
 from optuna_llm._model.breaker import EndpointBreaker
-from optuna_llm._model.client import ChatReply
-from optuna_llm._model.client import ChatRequest
-from optuna_llm._model.client import LLMClient
-from optuna_llm._model.client import Message
 from optuna_llm._model.client import redact
 from optuna_llm._model.parse import Proposal
 from optuna_llm._model.parse import parse_answers

@@ -56,22 +56,20 @@ class UsageMeter(PicklesWithoutLock):
         The check and the claim run under this sampler's lock, so its threads never overshoot;
         another process claiming at the same moment can.
         """
+        budget = self.budget
+        study_wide = budget is not None and budget.scope == "study" and budget.limits_totals
         with self._lock:
             claimed, usage = self._claimed, self._usage
-            budget = self.budget
-            if (
-                ledger is not None
-                and budget is not None
-                and budget.scope == "study"
-                and budget.limits_totals
-            ):
+            if ledger is not None and study_wide:
                 claimed, usage = ledger.study_totals()
             reason = _exhausted(budget, claimed, usage, self._recent_requests)
             if reason is not None:
                 return reason
             self._claimed += 1
             self._recent_requests.append(time.monotonic())
-            if ledger is not None:
+            if ledger is not None and study_wide:
+                # Other workers count it from now on; without a study-wide limit, the request
+                # is booked once it is back.
                 ledger.claim()
             return None
 

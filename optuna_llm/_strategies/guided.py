@@ -52,6 +52,7 @@ from optuna_llm._strategies.challenges import challenge_succeeded
 from optuna_llm._strategies.challenges import holds_turn
 from optuna_llm._strategies.challenges import turned_down
 from optuna_llm._strategies.prior_draws import PriorDraw
+from optuna_llm._strategies.turn import Strategy
 from optuna_llm._strategies.turn import Turn
 from optuna_llm._study.trial_attrs import fresh_trials
 from optuna_llm._study.trial_attrs import read_record
@@ -183,7 +184,7 @@ def is_flat(values: Sequence[float], window: int) -> bool:
     return max(recent) - min(recent) <= 1e-12 * scale
 
 
-class GuidedStrategy(PicklesWithoutLock):
+class GuidedStrategy(PicklesWithoutLock, Strategy):
     """The guided default's decisions, read from and written to the study's storage.
 
     Args:

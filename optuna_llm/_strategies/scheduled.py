@@ -9,16 +9,14 @@ learned, nothing recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import copy
 
 import optuna
 from optuna.study import Study
 from optuna.trial import FrozenTrial
-from optuna.trial import TrialState
 
-from optuna_llm._model.proposer import Answer
 from optuna_llm._model.proposer import ModelAsk
+from optuna_llm._strategies.turn import Strategy
 from optuna_llm._strategies.turn import Turn
 from optuna_llm.schedules import ScheduleFn
 
@@ -26,7 +24,7 @@ from optuna_llm.schedules import ScheduleFn
 _logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 
-class ScheduledStrategy:
+class ScheduledStrategy(Strategy):
     """The model on the trials ``schedule`` gives it; the classical sampler on the others."""
 
     def __init__(self, schedule: ScheduleFn, prefetch: bool) -> None:
@@ -40,21 +38,6 @@ class ScheduledStrategy:
         return Turn(
             ask=ModelAsk(ask_ahead=self._prefetch and self._next_is_scheduled(study, trial))
         )
-
-    def proposed(self, study: Study, trial: FrozenTrial, turn: Turn, answer: Answer) -> None:
-        """Nothing to learn."""
-
-    def finished(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        turn: Turn,
-        *,
-        used: bool,
-        state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        """Nothing to learn."""
 
     def _next_is_scheduled(self, study: Study, trial: FrozenTrial) -> bool:
         next_trial = copy.copy(trial)

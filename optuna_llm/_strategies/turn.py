@@ -73,23 +73,21 @@ class Turn:
 CLASSICAL = Turn()
 
 
-class Strategy(Protocol):
-    """Decides each trial's turn, and learns from what came of it.
+class Strategy:
+    """Decides each trial's turn, and learns from what came of it; a base class.
 
     ``decide`` runs once per trial, in ``before_trial``; ``proposed`` once the model has
     answered the trial's request (or failed to); ``finished`` in ``after_trial``, where
-    ``used`` says whether the trial used any value of the model or its draw.
+    ``used`` says whether the trial used any value of the model or its draw. A strategy that
+    learns nothing leaves the last two as they are.
     """
 
-    def decide(self, study: Study, trial: FrozenTrial, has_specs: bool) -> Turn: ...
+    def decide(self, study: Study, trial: FrozenTrial, has_specs: bool) -> Turn:
+        """The trial's turn; ``has_specs`` says whether any parameter is known yet."""
+        raise NotImplementedError
 
-    def proposed(
-        self,
-        study: Study,
-        trial: FrozenTrial,
-        turn: Turn,
-        answer: Answer,
-    ) -> None: ...
+    def proposed(self, study: Study, trial: FrozenTrial, turn: Turn, answer: Answer) -> None:
+        """Learn from the model's answer to the trial's request."""
 
     def finished(
         self,
@@ -100,4 +98,5 @@ class Strategy(Protocol):
         used: bool,
         state: TrialState,
         values: Sequence[float] | None,
-    ) -> None: ...
+    ) -> None:
+        """Learn from the trial's end."""

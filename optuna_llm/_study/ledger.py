@@ -1,9 +1,11 @@
 """What the model has cost a study, kept on its trials so that every worker counts it.
 
-Each request is claimed on the trial it is made for (``llm:requests``) before it is sent, and
-what it cost is added to that trial's ``llm:usage`` once it is back. A study's totals are the
+Under a study-wide limit each request is claimed on the trial it is made for
+(``llm:requests``) before it is sent; what it cost is added to that trial's ``llm:usage`` once
+it is back. A study's totals are the
 sums over its trials, read afresh from the storage: every worker process and every resumed run
-sees the same ones. Two system attributes per trial that asked the model, none on the others.
+sees the same ones. One or two system attributes per trial that asked the model, none on the
+others.
 """
 
 from __future__ import annotations
@@ -60,12 +62,12 @@ def study_totals(trials: list[FrozenTrial]) -> tuple[int, Usage]:
     """The requests claimed and the usage booked on ``trials``."""
     claims, usage = 0, Usage()
     for trial in trials:
-        claimed = read_record(trial, CLAIMS_KEY)
-        if isinstance(claimed, int):
-            claims += claimed
         booked = read_record(trial, USAGE_KEY)
-        if isinstance(booked, dict):
-            usage = usage + _usage_of(booked)
+        spent = _usage_of(booked) if isinstance(booked, dict) else Usage()
+        claimed = read_record(trial, CLAIMS_KEY)
+        # A request is claimed before it is sent only under a study-wide limit.
+        claims += max(claimed if isinstance(claimed, int) else 0, spent.all_requests)
+        usage = usage + spent
     return claims, usage
 
 
