@@ -2,9 +2,11 @@
 
 The workers are separate processes, as they would be on separate machines: each loads the
 study from the storage, builds its own sampler for the same model endpoint, and learns what
-the others did only through the storage. A configuration the model hands to two workers at
-once runs only once; the second worker takes the classical sampler's proposal instead. Each
-trial records which worker ran it (``worker`` and ``pid`` user attributes)::
+the others did only through the storage. The guided plan lives in the study too: the four
+workers make one request for the model's start between them and share one warm-up around it,
+and a budget would hold for the study. A configuration the model hands to two workers at once
+runs only once; the second worker takes the classical sampler's proposal instead. Each trial
+records which worker ran it (``worker`` and ``pid`` user attributes)::
 
     pip install "optuna-llm[local,examples]" psycopg2-binary
     createdb optuna_example
@@ -38,6 +40,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from optuna_llm import study_usage
+
 
 STORAGE_ENV = "OPTUNA_LLM_STORAGE"
 TASK = "RBF-kernel SVC on the 13 standardized features of the UCI wine data, 3-fold CV accuracy."
@@ -66,7 +70,8 @@ def work(
 ) -> None:
     """One worker process: its own sampler, the shared study, ``trials`` trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Seeds differ per worker, or all four would draw the same warm-up around the model's start.
+    # Seeds differ per worker so that their classical samplers draw differently; the start and
+    # the warm-up around it come from the study, whatever the seed.
     sampler = endpoint.sampler(task=TASK, search_space=SPACE, seed=seed + worker)
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     study.optimize(lambda trial: objective(trial, worker), n_trials=trials)
@@ -136,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  worker {worker} (pid {process.pid}): {len(mine)} trials; "
             + ", ".join(f"{source} {n}" for source, n in sorted(sources.items()))
         )
+    print(f"  model requests for the whole study: {study_usage(study).describe()}")
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in trials):
         print("No trial completed.", file=sys.stderr)
         return 1

@@ -31,6 +31,7 @@ from optuna_llm._strategies.guided import PlanRecord
 from optuna_llm._strategies.guided import Start
 from optuna_llm._strategies.guided import plan_turn
 from optuna_llm._strategies.guided import read_plan
+from optuna_llm._strategies.turn import Turn
 from optuna_llm._study.trial_attrs import Provenance
 from optuna_llm._study.trial_attrs import read_record
 from optuna_llm.fault_injection import DownUntil
@@ -329,7 +330,10 @@ def test_a_start_lost_to_an_outage_is_asked_again_once_the_endpoint_answers() ->
 
 
 def _trial(
-    number: int, state: TrialState = TrialState.COMPLETE, records: dict[str, Any] | None = None
+    number: int,
+    state: TrialState = TrialState.COMPLETE,
+    records: dict[str, Any] | None = None,
+    began: datetime.datetime | None = None,
 ) -> FrozenTrial:
     trial = optuna.trial.create_trial(
         params={"x": 0.0},
@@ -339,36 +343,47 @@ def _trial(
         system_attrs={key: {"trial": number, "value": v} for key, v in (records or {}).items()},
     )
     trial.number = number
-    trial.datetime_start = datetime.datetime.now() - datetime.timedelta(seconds=number)
+    trial.datetime_start = began or EPOCH + datetime.timedelta(seconds=number)
     return trial
 
 
+EPOCH = datetime.datetime(2026, 1, 1)
+
+
 def test_plan_is_read_from_the_trials_records() -> None:
-    now = datetime.datetime.now()
-    start = {"params": NEAR_OPTIMUM, "seed": 7, "warmup_from": 3}
-    trials = [
-        _trial(0, records={TURN_KEY: "start"}),  # asked, the endpoint never answered
-        _trial(1, TrialState.RUNNING),
-        _trial(2, records={TURN_KEY: "start", START_KEY: start}),
-        _trial(12, records={TURN_KEY: "challenge", DID_WELL_KEY: False}),
-        _trial(30, TrialState.RUNNING, records={TURN_KEY: "challenge"}),
-    ]
-    plan = read_plan(trials, now=now, hold_seconds=60)
-    assert plan.start == Start(2, NEAR_OPTIMUM, 7, 3)
+    answered_at = EPOCH + datetime.timedelta(seconds=4.5)
+    start = {"params": NEAR_OPTIMUM, "seed": 7, "answered_at": answered_at.isoformat()}
+    records: dict[int, dict[str, Any]] = {
+        0: {TURN_KEY: "start"},  # asked, the endpoint never answered
+        2: {TURN_KEY: "start", START_KEY: start},  # answered while trials 3 and 4 began
+        15: {TURN_KEY: "challenge", DID_WELL_KEY: False},
+        35: {TURN_KEY: "challenge"},
+    }
+    trials = [_trial(n, records=records.get(n)) for n in range(36)]
+    trials[35].state = TrialState.RUNNING
+    plan = read_plan(trials, now=EPOCH, hold_seconds=60)
+    assert plan.start == Start(2, NEAR_OPTIMUM, 7, answered_at)
     assert plan.asking == ()
-    assert plan.challenges == (Challenge(12, False), Challenge(30, None))
+    assert plan.challenges == (Challenge(15, False), Challenge(35, None))
+    assert plan.after_start == tuple(range(5, 36))
     guide = Guide()
-    # The warm-up begins with trial 3, the first created after the answer.
-    assert plan_turn(3, plan, trials, guide, has_specs=True).label == "prior"
-    assert plan_turn(11, plan, trials, guide, has_specs=True).label == "prior"
-    assert (
-        plan_turn(12, plan, trials, guide, has_specs=True).note == "the classical sampler's turn"
-    )
-    assert "not known" not in (plan_turn(31, plan, trials, guide, has_specs=True).note or "")
+
+    def turn(number: int) -> Turn:
+        return plan_turn(number, plan, trials, guide, has_specs=True)
+
+    # Trials 3 and 4 began before the answer; the warm-up is trials 5 to 13.
+    assert "before the model's start was known" in (turn(4).note or "")
+    assert [turn(n).label for n in range(5, 14)] == ["prior"] * 9
+    before = read_plan(trials[:15], now=EPOCH, hold_seconds=60)
+    first = plan_turn(14, before, trials[:15], guide, has_specs=True)
+    assert first.ask is not None, "the first challenge: slot 10 of the warm-up"
+    # Trial 15's challenge did not do well: the next is due 20 trials later.
+    assert turn(16).note == "the classical sampler's turn"
+    assert turn(34).ask is None and turn(36).ask is None, "trial 35 holds the turn"
 
 
 def test_a_start_claim_counts_until_it_ends_or_is_held_too_long() -> None:
-    now = datetime.datetime.now()
+    now = EPOCH + datetime.timedelta(seconds=10)
     asking = [_trial(5, TrialState.RUNNING, records={TURN_KEY: "start"})]  # began 5 s ago
     assert read_plan(asking, now=now, hold_seconds=60).asking == (5,)
     assert read_plan(asking, now=now, hold_seconds=1).asking == (), "its worker died"
@@ -388,4 +403,4 @@ def test_records_copied_to_a_retried_trial_are_not_its_own() -> None:
     copied = _trial(0, TrialState.RUNNING, records={TURN_KEY: "start"})
     copied.number = 9
     plan = read_plan([copied], now=datetime.datetime.now(), hold_seconds=60)
-    assert plan == PlanRecord(None, (), ())
+    assert plan == PlanRecord(None, (), (), ())

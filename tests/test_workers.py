@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import datetime
 import itertools
 import multiprocessing
 from multiprocessing.synchronize import Barrier
@@ -205,14 +206,17 @@ def _assert_one_plan(trials: list[FrozenTrial], starts: int, others: int, budget
     record = read_record(start, START_KEY)
     assert record["params"] == START
     prior = [t.number for t in trials if t.user_attrs.get("llm:source") == "prior"]
-    first = record["warmup_from"]
-    assert prior == list(range(first, first + 9)), "the guide's nine prior draws, in a row"
+    answered_at = datetime.datetime.fromisoformat(record["answered_at"])
+    after = [t.number for t in trials if t.number > start.number and t.datetime_start]
+    after = [n for n in after if trials[n].datetime_start > answered_at]  # type: ignore[operator]
+    assert prior == after[:9], "the guide's nine prior draws: the first trials after the answer"
+    first = after[9]
     # Challenges at the study's turns: each was due given the outcomes of those before it.
     challenges = [t for t in trials if read_record(t, TURN_KEY) == "challenge"]
     assert challenges, "40 trials reach the first challenge"
     earlier: list[Challenge] = []
     for trial in challenges:
-        assert challenge_due(trial.number, first + 9, 10, earlier), trial.number
+        assert challenge_due(trial.number, first, 10, earlier), trial.number
         earlier.append(Challenge(trial.number, read_record(trial, DID_WELL_KEY)))
     # The budget holds for the study: the start and one challenge, then no more requests.
     assert starts + others <= budget
@@ -229,7 +233,11 @@ def test_workers_follow_one_plan_and_one_budget(
 ) -> None:
     with ScriptedLLMServer(PlanModel()) as server:
         name, exit_codes = _run_workers(
-            shared_storage, server.base_url, n_workers, budget=Budget(max_requests=2)
+            shared_storage,
+            server.base_url,
+            n_workers,
+            budget=Budget(max_requests=2),
+            synchronized=True,  # every worker's first trial contends for the start
         )
     assert exit_codes == [0] * n_workers
     study = optuna.load_study(study_name=name, storage=_storage(shared_storage))

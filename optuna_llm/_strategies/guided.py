@@ -14,11 +14,11 @@ system attributes on the trials that asked the model:
 
 - ``llm:turn``: ``start`` or ``challenge`` on a trial that claimed that turn, ``classical``
   once it gave the claim up to a rival;
-- ``llm:start``: the model's start, the prior's seed and the first trial of the warm-up, on
-  the trial whose request for the start the endpoint answered (no values when the answer was
-  unusable). The warm-up begins with the first trial created after the answer, so trials that
-  other workers began while the start was asked for stay the classical sampler's, and the
-  warm-up keeps all its trials however many workers there are;
+- ``llm:start``: the model's start, the prior's seed and when the answer came, on the trial
+  whose request for the start the endpoint answered (no values when the answer was unusable).
+  The warm-up is the trials created after the answer, in the order of their numbers: trials
+  that other workers began while the start was asked for stay the classical sampler's, and
+  the warm-up keeps all its trials however many workers there are;
 - ``llm:did_well``: on a challenge's trial once it ended, whether its proposal was used and
   did well.
 
@@ -30,6 +30,7 @@ when both see each other both give up, and a later trial claims the turn again.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 import datetime
@@ -90,22 +91,24 @@ _FLAT = (
 @dataclass(frozen=True)
 class Start:
     """The model's recommended start: the trial that asked, its values (empty when the answer
-    was unusable), the seed of the prior's draws, and the warm-up's first trial."""
+    was unusable), the seed of the prior's draws, and when the answer came."""
 
     number: int
     params: dict[str, Any]
     seed: int
-    warmup_from: int
+    answered_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
 class PlanRecord:
-    """What the study's trials say of the plan: the start, the trials asking for it now, and
-    the challenges so far."""
+    """What the study's trials say of the plan: the start, the trials asking for it now, the
+    challenges so far, and the trials of the warm-up and after (those created after the
+    start's answer), by number."""
 
     start: Start | None
     asking: tuple[int, ...]
     challenges: tuple[Challenge, ...]
+    after_start: tuple[int, ...] = ()
 
 
 def read_plan(
@@ -132,7 +135,8 @@ def read_plan(
                 did_well = None if trial.state == TrialState.RUNNING else False
             challenges.append(Challenge(trial.number, did_well))
     start = min(starts, key=lambda s: s.number) if starts else None
-    return PlanRecord(start, tuple(asking), tuple(challenges))
+    after = sorted(t.number for t in trials if start is not None and _after(t, start))
+    return PlanRecord(start, tuple(asking), tuple(challenges), tuple(after))
 
 
 def plan_turn(
@@ -153,10 +157,12 @@ def plan_turn(
         if number >= START_UP_FACTOR * guide.warmup_trials:
             return Turn(note="the model gave no start during the study's start-up")
         return Turn(ask=START_ASK)
-    slot = number - start.warmup_from + 1
+    if number not in plan.after_start:
+        return Turn(note="the trial began before the model's start was known")
+    slot = bisect.bisect_left(plan.after_start, number) + 1
     flat = is_flat(_recent_values(finished, guide.flat_window), guide.flat_window)
     if slot < guide.warmup_trials:
-        if slot < 1 or not guide.is_prior_draw(slot):
+        if not guide.is_prior_draw(slot):
             return Turn(note="a warm-up trial of the classical sampler")
         if not start.params:
             return Turn(note="the model gave no start to draw around")
@@ -169,7 +175,7 @@ def plan_turn(
         return Turn(note="the classical sampler's turn")
     if flat:
         return Turn(note=_FLAT)
-    first, every = start.warmup_from - 1 + guide.warmup_trials, max(guide.ask_every, 1)
+    first, every = plan.after_start[guide.warmup_trials - 1], max(guide.ask_every, 1)
     if challenge_due(number, first, every, plan.challenges):
         return Turn(ask=CHALLENGE_ASK, screen=turned_down)
     return Turn(note="the classical sampler's turn")
@@ -216,9 +222,8 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
         """Record the model's start once the endpoint has answered the request for it."""
         if turn.ask is None or turn.ask.question != "start" or not answer.answered:
             return
-        created = fresh_trials(study._storage, study._study_id)
-        warmup_from = max((t.number for t in created), default=trial.number) + 1
-        record = {"params": answer.params, "seed": self._draw_seed, "warmup_from": warmup_from}
+        answered_at = datetime.datetime.now().isoformat(timespec="microseconds")
+        record = {"params": answer.params, "seed": self._draw_seed, "answered_at": answered_at}
         write_record(study._storage, trial, START_KEY, record)
 
     def finished(
@@ -260,13 +265,26 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
 
 
 def _start(number: int, record: dict[str, Any]) -> Start:
-    params, seed, warmup_from = (record.get(k) for k in ("params", "seed", "warmup_from"))
+    params, seed, answered_at = (record.get(k) for k in ("params", "seed", "answered_at"))
+    try:
+        when = datetime.datetime.fromisoformat(answered_at) if answered_at else None
+    except (TypeError, ValueError):
+        when = None
     return Start(
         number,
         dict(params) if isinstance(params, dict) else {},
         seed if isinstance(seed, int) else 0,
-        warmup_from if isinstance(warmup_from, int) else number + 1,
+        when,
     )
+
+
+def _after(trial: FrozenTrial, start: Start) -> bool:
+    """Whether ``trial`` was created after the start's answer (Optuna's trial start times and
+    the record are both the local time of the machine that wrote them)."""
+    if trial.number <= start.number:
+        return False
+    began = trial.datetime_start
+    return start.answered_at is None or began is None or began > start.answered_at
 
 
 def _stale(trial: FrozenTrial, now: datetime.datetime, hold_seconds: float) -> bool:
