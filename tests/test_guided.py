@@ -404,3 +404,12 @@ def test_records_copied_to_a_retried_trial_are_not_its_own() -> None:
     copied.number = 9
     plan = read_plan([copied], now=datetime.datetime.now(), hold_seconds=60)
     assert plan == PlanRecord(None, (), (), ())
+
+
+def test_threads_of_one_process_share_one_plan() -> None:
+    with ScriptedLLMServer(_start_then(NEAR_OPTIMUM, FAR_CORNER)) as server:
+        study = optuna.create_study(sampler=_guided(server, 0))
+        study.optimize(sphere, n_trials=40, n_jobs=4)
+    starts = [call for call in server.requests if START_REQUEST in call.prompt]
+    assert len(starts) == 1
+    assert _sources(study).count("prior") == 9

@@ -82,7 +82,9 @@ def _storage(spec: StorageSpec, heartbeat: bool = False) -> optuna.storages.Base
     if kind == "grpc":
         return GrpcStorageProxy(host="127.0.0.1", port=int(where))
     if heartbeat:
-        return RDBStorage(where, heartbeat_interval=1, grace_period=2)
+        # Generous: on two busy cores a live worker's heartbeat can lag by seconds, and a trial
+        # wrongly declared stale would crash its worker's tell().
+        return RDBStorage(where, heartbeat_interval=1, grace_period=6)
     return optuna.storages.get_storage(where)
 
 
@@ -284,7 +286,9 @@ def test_a_worker_killed_while_asking_for_the_start_lets_another_ask(postgres_ur
         return model(call)
 
     spec = ("rdb", postgres_url)
-    options = {"heartbeat": True, "trial_seconds": 0.5}
+    # Three workers at a second a trial run about 20 trials before the heartbeat fails the dead
+    # worker's: well inside the start-up (4 x warmup_trials), when another worker may ask.
+    options = {"heartbeat": True, "trial_seconds": 1.0}
     name = f"killed-{uuid.uuid4().hex[:8]}"
     optuna.create_study(study_name=name, storage=postgres_url)
     context = multiprocessing.get_context("spawn")

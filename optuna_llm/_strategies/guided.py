@@ -209,7 +209,9 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
     def decide(self, study: Study, trial: FrozenTrial, has_specs: bool) -> Turn:
         """Trial ``trial``'s turn; a start or challenge is claimed in the storage first."""
         with self._lock:
-            trials = fresh_trials(study._storage, study._study_id)
+            # The study as read when this trial was created, shared with the classical sampler;
+            # a claim reads it afresh.
+            trials = study._get_trials(deepcopy=False, use_cache=True)
             finished = [t for t in trials if t.state.is_finished()]
             turn = plan_turn(
                 trial.number, self._plan(trials), finished, self.guide, has_specs=has_specs
