@@ -157,9 +157,10 @@ def plan_turn(
         if number >= START_UP_FACTOR * guide.warmup_trials:
             return Turn(note="the model gave no start during the study's start-up")
         return Turn(ask=START_ASK)
-    if number not in plan.after_start:
+    position = bisect.bisect_left(plan.after_start, number)
+    if plan.after_start[position : position + 1] != (number,):
         return Turn(note="the trial began before the model's start was known")
-    slot = bisect.bisect_left(plan.after_start, number) + 1
+    slot = position + 1
     flat = is_flat(_recent_values(finished, guide.flat_window), guide.flat_window)
     if slot < guide.warmup_trials:
         if not guide.is_prior_draw(slot):
