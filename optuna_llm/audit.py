@@ -124,6 +124,21 @@ def exchange_record(
     }
 
 
+def turned_down_record(
+    trial_number: int, params: Mapping[str, Any], rule: str, reason: str
+) -> dict[str, Any]:
+    """The line that says a rule turned down a proposal taken from an answer: which rule
+    (``near_repeat``, ``worse_half``, ``another_worker``) and why, in words."""
+    return {
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        "trial": trial_number,
+        "params": dict(params),
+        "outcome": "turned down",
+        "rule": rule,
+        "problem": reason,
+    }
+
+
 class ReplayClient(PicklesWithoutLock):
     """An [`LLMClient`][optuna_llm.LLMClient] answering from an audit log instead of a model.
 

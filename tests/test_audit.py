@@ -89,8 +89,14 @@ def test_replay_gives_the_same_parameters_trial_by_trial(tmp_path: Path) -> None
     replayed = run({"client": ReplayClient(log)})
     assert replayed == recorded
     # The guided default asked for the start (trial 0) and challenged the classical
-    # sampler's candidate once (trial 10).
-    assert [record["trial"] for record in read_audit_log(log)] == [0, 10]
+    # sampler's candidate once (trial 10), where a rule turned the answer down.
+    records = read_audit_log(log)
+    assert [(r["trial"], r["outcome"]) for r in records] == [
+        (0, "used"),
+        (10, "used"),
+        (10, "turned down"),
+    ]
+    assert records[2]["rule"] in ("near_repeat", "worse_half")
 
 
 def test_strict_replay_fails_on_an_unknown_prompt(tmp_path: Path) -> None:

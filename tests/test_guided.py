@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import datetime
 import math
+from pathlib import Path
 import socket
 from typing import Any
 
@@ -34,6 +35,7 @@ from optuna_llm._strategies.guided import read_plan
 from optuna_llm._strategies.turn import Turn
 from optuna_llm._study.trial_attrs import Provenance
 from optuna_llm._study.trial_attrs import read_record
+from optuna_llm.audit import read_audit_log
 from optuna_llm.fault_injection import DownUntil
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
@@ -135,6 +137,8 @@ def test_a_wrong_prior_is_forgotten_after_the_warm_up() -> None:
     assert len(server.requests) == 1 + 3, "the start, then challenges at trials 10, 30 and 70"
     reasons = [study.trials[n].user_attrs["llm:reason"] for n in (10, 30, 70)]
     assert all("nearly repeats" in reason for reason in reasons)
+    rules = {study.trials[n].user_attrs.get("llm:turned_down") for n in range(80)}
+    assert rules == {None, "near_repeat"}
     # Forgotten: the last 40 trials are as good as the classical sampler's own.
     alone = _run(TPESampler(seed=0), n_trials=80)
     assert _best_after(study, 80) < 4 * _best_after(alone, 80) + 1.0
@@ -150,12 +154,24 @@ def test_a_repeated_answer_costs_one_request_and_no_re_ask() -> None:
     assert "repeats trial 0" in study.trials[10].user_attrs["llm:reason"]
 
 
-def test_a_challenger_in_the_worse_half_is_turned_down() -> None:
+def test_a_challenger_in_the_worse_half_is_turned_down(tmp_path: Path) -> None:
     worst = {"x": -10.0, "y": 10.0, "z": -10.0}
+    log = tmp_path / "audit.jsonl"
     with ScriptedLLMServer(_start_then(NEAR_OPTIMUM, worst)) as server:
-        study = _run(_guided(server, 0), n_trials=11)
-    assert study.trials[10].user_attrs["llm:source"] == "fallback"
-    assert "worse half" in study.trials[10].user_attrs["llm:reason"]
+        study = _run(_guided(server, 0, audit_log=log), n_trials=11)
+    challenged = study.trials[10]
+    assert challenged.user_attrs["llm:source"] == "fallback"
+    assert "worse half" in challenged.user_attrs["llm:reason"]
+    assert challenged.user_attrs["llm:turned_down"] == "worse_half"
+    # The audit log says which rule turned the answer down, after the exchange that gave it.
+    *_, exchange, verdict = read_audit_log(log)
+    assert (exchange["trial"], exchange["outcome"], exchange["params"]) == (10, "used", worst)
+    assert (verdict["trial"], verdict["outcome"], verdict["rule"]) == (
+        10,
+        "turned down",
+        "worse_half",
+    )
+    assert verdict["params"] == worst and "worse half" in verdict["problem"]
 
 
 def test_a_good_challenger_is_used_and_keeps_its_turns() -> None:

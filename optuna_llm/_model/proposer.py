@@ -62,6 +62,7 @@ from optuna_llm._study.tried import find_covering
 from optuna_llm._study.tried import fits
 from optuna_llm.audit import AuditLog
 from optuna_llm.audit import exchange_record
+from optuna_llm.audit import turned_down_record
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
 from optuna_llm.exceptions import EndpointUnavailableError
@@ -226,6 +227,19 @@ class Proposer(PicklesWithoutLock):
             thread = self._ahead.pop(trial_number, None)
         if thread is not None:
             thread.join(timeout=self._timeout)
+
+    def turned_down(
+        self, trial_number: int, params: Mapping[str, Any], rule: str, reason: str
+    ) -> None:
+        """Append to the audit log that ``rule`` turned down the proposal ``params`` after it
+        was taken from the model's answer."""
+        if self._audit_log is None:
+            return
+        record = turned_down_record(trial_number, params, rule, reason)
+        try:
+            self._audit_log.write(record)
+        except OSError as failure:
+            _logger.warning(f"Trial {trial_number}: could not write the audit log: {failure!r}.")
 
     def _from_queue(self, request: ProposalRequest) -> Answer | None:
         space = {name: spec.distribution for name, spec in request.specs.items()}

@@ -27,6 +27,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_llm._strategies.turn import Rejection
 from optuna_llm._strategies.unit_interval import distance
 from optuna_llm._study.history import pareto_front_mask
 from optuna_llm._study.tried import Snapshot
@@ -68,21 +69,29 @@ def holds_turn(challenge: Challenge, number: int, every: int) -> bool:
     return challenge.did_well is None and number < challenge.number + every * MAX_INTERVAL_FACTOR
 
 
+NEAR_REPEAT = Rejection(
+    "near_repeat", "the model's proposal nearly repeats a tried configuration"
+)
+WORSE_HALF = Rejection(
+    "worse_half", "the model's proposal lies where the study has seen only its worse half"
+)
+
+
 def turned_down(
     params: Mapping[str, Any],
     view: Snapshot,
     distributions: Mapping[str, BaseDistribution],
     directions: Sequence[StudyDirection],
-) -> str | None:
-    """Why a challenger is not worth a trial, or None when it is."""
+) -> Rejection | None:
+    """Which rule turns a challenger down, or None when it is worth a trial."""
     tried = [params for _, params in view.finished + view.running]
     if near_repeat(params, tried, distributions):
-        return "the model's proposal nearly repeats a tried configuration"
+        return NEAR_REPEAT
     if len(directions) == 1:
         evaluated = [(t.params, t.values[0]) for t in view.earlier if _complete(t)]
         minimize = directions[0] == StudyDirection.MINIMIZE
         if not rated_competitive(params, evaluated, distributions, minimize=minimize):
-            return "the model's proposal lies where the study has seen only its worse half"
+            return WORSE_HALF
     return None
 
 

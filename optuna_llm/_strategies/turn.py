@@ -26,6 +26,15 @@ from optuna_llm._study.trial_attrs import Source
 from optuna_llm._study.tried import Snapshot
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """Why a rule turned a proposal down: the rule's name (``llm:turned_down``) and a sentence
+    for the trial's reason."""
+
+    rule: str
+    reason: str
+
+
 class Screen(Protocol):
     """Why a proposal is not worth a trial, or None when it is."""
 
@@ -35,7 +44,7 @@ class Screen(Protocol):
         view: Snapshot,
         distributions: Mapping[str, BaseDistribution],
         directions: Sequence[StudyDirection],
-    ) -> str | None: ...
+    ) -> Rejection | None: ...
 
 
 class Draw(Protocol):

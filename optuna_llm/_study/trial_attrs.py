@@ -34,6 +34,8 @@ from optuna_llm.budget import Usage
 
 SOURCE_KEY = "llm:source"
 REASON_KEY = "llm:reason"
+# Which rule turned the model's proposal down: near_repeat, worse_half, another_worker.
+TURNED_DOWN_KEY = "llm:turned_down"
 RATIONALE_KEY = "llm:rationale"
 TOKENS_KEY = "llm:tokens"
 LATENCY_KEY = "llm:latency"
@@ -67,6 +69,7 @@ class Provenance:
     rationale: str | None = None
     usage: Usage = field(default_factory=Usage)
     from_fallback: tuple[str, ...] = ()
+    turned_down: str | None = None
 
     def as_user_attrs(self) -> dict[str, str | int | float]:
         attrs: dict[str, str | int | float] = {
@@ -77,6 +80,8 @@ class Provenance:
             attrs[REASON_KEY] = _shorten(self.reason)
         if self.rationale:
             attrs[RATIONALE_KEY] = _shorten(self.rationale)
+        if self.turned_down:
+            attrs[TURNED_DOWN_KEY] = self.turned_down
         if self.usage.requests:
             attrs[TOKENS_KEY] = self.usage.total_tokens
             attrs[LATENCY_KEY] = round(self.usage.latency, 3)

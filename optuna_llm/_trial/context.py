@@ -40,6 +40,7 @@ class TrialContext:
     new_names: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    turned_down: str | None = None
 
     def take(self, answer: Answer) -> None:
         """Keep the model's answer, and why it fell short, if it did."""
@@ -49,11 +50,12 @@ class TrialContext:
         if answer.failure:
             self.reasons.append(answer.failure)
 
-    def drop_answer(self, reason: str, *, by_design: bool = False) -> None:
-        """Give up the model's values, keeping what asking cost; ``by_design`` when a rule
-        turned them down rather than the model failing."""
+    def drop_answer(self, reason: str, *, rule: str | None = None) -> None:
+        """Give up the model's values, keeping what asking cost; ``rule`` names the rule that
+        turned them down, when one did rather than the model failing."""
         self.answer = Answer(usage=self.answer.usage)
-        (self.notes if by_design else self.reasons).append(reason)
+        (self.notes if rule else self.reasons).append(reason)
+        self.turned_down = rule or self.turned_down
 
     def fell_back(self, name: str) -> None:
         """The fallback proposes ``name``, which the model's answer did not cover."""
@@ -89,6 +91,7 @@ class TrialContext:
             model_share=classification.model_share,
             reason=reason,
             rationale=self.answer.rationale or None,
+            turned_down=self.turned_down,
             usage=self.answer.usage,
             from_fallback=tuple(classification.from_fallback),
         )

@@ -39,6 +39,9 @@ from optuna_llm._study.tried import held_by_another_worker
 from optuna_llm._trial.context import TrialContext
 
 
+ANOTHER_WORKER = "another_worker"
+
+
 class Proposals:
     """Carries out the turns of one sampler's trials.
 
@@ -102,9 +105,10 @@ class Proposals:
         proposal = context.answer.params
         if turn.screen is not None and candidate is not None and proposal:
             space = {name: d for name, d in search_space.items() if name in proposal}
-            why = turn.screen(proposal, view, space, study.directions)
-            if why is not None:
-                context.drop_answer(why, by_design=True)
+            rejection = turn.screen(proposal, view, space, study.directions)
+            if rejection is not None:
+                self.proposer.turned_down(trial.number, proposal, rejection.rule, rejection.reason)
+                context.drop_answer(rejection.reason, rule=rejection.rule)
             else:
                 context.fallback_names.difference_update(proposal)
         if candidate is not None:
@@ -114,7 +118,9 @@ class Proposals:
         write_planned_params(study, trial, params)
         holder = held_by_another_worker(study, trial, context.answer.params)
         if holder is not None:
-            context.drop_answer(f"trial {holder} of another worker has the same configuration")
+            why = f"trial {holder} of another worker has the same configuration"
+            self.proposer.turned_down(trial.number, context.answer.params, ANOTHER_WORKER, why)
+            context.drop_answer(why, rule=ANOTHER_WORKER)
             params = self.complete(study, trial, search_space, context)
             write_planned_params(study, trial, params)
         return params
