@@ -69,9 +69,7 @@ def holds_turn(challenge: Challenge, number: int, every: int) -> bool:
     return challenge.did_well is None and number < challenge.number + every * MAX_INTERVAL_FACTOR
 
 
-NEAR_REPEAT = Rejection(
-    "near_repeat", "the model's proposal nearly repeats a tried configuration"
-)
+NEAR_REPEAT = Rejection("near_repeat", "the model's proposal nearly repeats a tried configuration")
 WORSE_HALF = Rejection(
     "worse_half", "the model's proposal lies where the study has seen only its worse half"
 )
