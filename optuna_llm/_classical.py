@@ -3,6 +3,8 @@
 The rule follows OptunaHub's AutoSampler: Gaussian-process BO is the stronger sampler on small
 budgets over a fixed search space, but it needs ``torch`` and ``scipy``, samples conditional
 parameters at random, and slows down as trials accumulate. TPE has none of these limits.
+``pip install "optuna-llm[gp]"`` brings what GP needs. Which one a study gets is logged once,
+and again whenever it changes, and each trial's provenance names the sampler that ran.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib.util
 import threading
 from typing import Any
 
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import GPSampler
@@ -27,6 +30,8 @@ from optuna_llm._pickling import PicklesWithoutLock
 # AutoSampler leaves GP after this many trials; its fitting time grows with their number.
 MAX_GP_TRIALS = 250
 _MAX_OPEN_TRIALS = 1024
+
+_logger = optuna.logging.get_logger("optuna.optuna_llm")
 
 
 def gp_available() -> bool:
@@ -55,7 +60,9 @@ class ClassicalSampler(PicklesWithoutLock, BaseSampler):
         self._gp = (
             GPSampler(seed=seed, warn_independent_sampling=False) if gp_available() else None
         )
+        # Kept after the trial ends, so that its provenance can name the sampler; bounded.
         self._choices: OrderedDict[int, BaseSampler] = OrderedDict()
+        self._announced: dict[int, BaseSampler] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -96,10 +103,13 @@ class ClassicalSampler(PicklesWithoutLock, BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        sampler = self._choice(study, trial)
+        self._choice(study, trial).after_trial(study, trial, state, values)
+
+    def name_for(self, trial: FrozenTrial) -> str:
+        """The name of the sampler that ran ``trial``, or of this class when none did."""
         with self._lock:
-            self._choices.pop(trial._trial_id, None)
-        sampler.after_trial(study, trial, state, values)
+            chosen = self._choices.get(trial._trial_id)
+        return type(chosen or self).__name__
 
     def _choice(self, study: Study, trial: FrozenTrial) -> BaseSampler:
         with self._lock:
@@ -113,4 +123,30 @@ class ClassicalSampler(PicklesWithoutLock, BaseSampler):
             chosen = self._choices.setdefault(trial._trial_id, chosen)
             while len(self._choices) > _MAX_OPEN_TRIALS:
                 self._choices.popitem(last=False)
+            announce = self._announced.get(study._study_id) is not chosen
+            self._announced[study._study_id] = chosen
+        if announce:
+            _logger.info(_announcement(study, trial, chosen, gp=self._gp is not None))
         return chosen
+
+
+def _announcement(study: Study, trial: FrozenTrial, chosen: BaseSampler, *, gp: bool) -> str:
+    why = (
+        "GP needs torch: pip install 'optuna-llm[gp]'"
+        if not gp
+        else ("GP suits a fixed space of fewer than 250 trials")
+    )
+    return (
+        f"Study {study.study_name!r}, from trial {trial.number}: the classical sampler is "
+        f"{type(chosen).__name__} ({why})."
+    )
+
+
+def fallback_name(sampler: BaseSampler, trial: FrozenTrial) -> str:
+    """The name of the classical sampler that proposed for ``trial``: GPSampler or TPESampler
+    under the default, else the fallback's own class."""
+    return (
+        sampler.name_for(trial)
+        if isinstance(sampler, ClassicalSampler)
+        else type(sampler).__name__
+    )

@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 
 from optuna_llm._arguments import validate_arguments
 from optuna_llm._classical import ClassicalSampler
+from optuna_llm._classical import fallback_name
 from optuna_llm._model.client import ClientLike
 from optuna_llm._model.client import make_client
 from optuna_llm._model.proposer import Proposer
@@ -230,8 +231,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
     def reseed_rng(self) -> None:
         """Reseed the draw of each request's ``seed``, and the fallback sampler.
 
-        Optuna calls this when a study runs with ``n_jobs > 1``. The prior's draws keep their
-        seed, so that every worker of a study draws the same warm-up.
+        Optuna calls this with ``n_jobs > 1``; the prior's seed is the study's, kept with it.
         """
         with self._lock:
             self._rng.rng.seed()
@@ -326,5 +326,5 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         )
         provenance = context.provenance(trial.params)
         if provenance is not None:
-            name = self._fallback.__class__.__name__
+            name = fallback_name(self._fallback, trial)
             record_provenance(study, trial, provenance, name, failed=bool(context.reasons))

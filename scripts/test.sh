@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh dev local examples bench docs
+# gp brings torch for GPSampler, so the guided default's GP half is tested too.
+PIP_CONSTRAINT="$PWD/scripts/test-constraints.txt" \
+    bash scripts/setup.sh dev local examples bench docs gp
 bash scripts/postgres.sh
 bash scripts/chromium.sh
 .venv/bin/ruff check .

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+from optuna.samplers import TPESampler
 from optuna.trial import create_trial
 import pytest
 
 from optuna_llm import Guide
+from optuna_llm import LLMSampler
 from optuna_llm._classical import ClassicalSampler
+from optuna_llm._classical import fallback_name
 from optuna_llm._classical import gp_available
 from optuna_llm._classical import suits_gp
 from optuna_llm._strategies.challenges import Challenge
@@ -26,6 +31,7 @@ from optuna_llm._strategies.prior_draws import latin_hypercube_position
 from optuna_llm._strategies.unit_interval import distance
 from optuna_llm._strategies.unit_interval import from_unit
 from optuna_llm._strategies.unit_interval import to_unit
+from optuna_llm.testing import ScriptedLLMServer
 
 
 LOG_RATE = FloatDistribution(1e-5, 1e-1, log=True)
@@ -183,3 +189,44 @@ def test_classical_sampler_takes_gp_where_it_suits() -> None:
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda t: t.suggest_float("a", 0, 1) ** 2, n_trials=12)
     assert sampler._choice(study, study.trials[-1]) is sampler._gp
+
+
+def test_the_classical_sampler_in_use_is_logged_once_and_named_in_provenance(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sampler = ClassicalSampler(seed=0)
+    study = optuna.create_study(study_name="named", sampler=sampler)
+    with caplog.at_level(logging.INFO, logger="optuna.optuna_llm"):
+        study.optimize(lambda t: t.suggest_float("a", 0, 1) ** 2, n_trials=4)
+    expected = "GPSampler" if gp_available() else "TPESampler"
+    lines = [r.getMessage() for r in caplog.records if "classical sampler is" in r.getMessage()]
+    assert lines == [
+        f"Study 'named', from trial 0: the classical sampler is {expected} ("
+        + (
+            "GP suits a fixed space of fewer than 250 trials)."
+            if gp_available()
+            else ("GP needs torch: pip install 'optuna-llm[gp]').")
+        )
+    ]
+    assert [sampler.name_for(t) for t in study.trials] == [expected] * 4
+    assert fallback_name(sampler, study.trials[0]) == expected
+    assert fallback_name(TPESampler(), study.trials[0]) == "TPESampler"
+
+
+def test_a_trials_log_line_names_the_sampler_that_ran(
+    random_server: ScriptedLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    sampler = LLMSampler(
+        model=random_server.model,
+        client=random_server.client(max_retries=0),
+        seed=0,
+        guide=Guide(ask_every=0),
+    )
+    study = optuna.create_study(sampler=sampler)
+    with caplog.at_level(logging.INFO, logger="optuna.optuna_llm"):
+        study.optimize(lambda t: t.suggest_float("a", 0, 1) ** 2, n_trials=12)
+    expected = "GPSampler" if gp_available() else "TPESampler"
+    assert (
+        f"Trial 11: {expected} proposed every parameter instead of the model, because the "
+        "classical sampler's turn."
+    ) in [record.getMessage() for record in caplog.records]
