@@ -13,7 +13,9 @@ import pytest
 from benchmarks.hpo.__main__ import RESULTS_END
 from benchmarks.hpo.__main__ import RESULTS_START
 from benchmarks.hpo.__main__ import _write_between_markers
+from benchmarks.hpo.arms import ARMS
 from benchmarks.hpo.arms import Endpoint
+from benchmarks.hpo.arms import StudySetup
 from benchmarks.hpo.arms import anonymised
 from benchmarks.hpo.records import StudyKey
 from benchmarks.hpo.records import first_trials
@@ -23,6 +25,7 @@ from benchmarks.hpo.runner import run_plan
 from benchmarks.hpo.runner import trial_records
 from benchmarks.hpo.suites import suite
 from benchmarks.hpo.task import Task
+from optuna_llm import LLMSampler
 from optuna_llm.testing import RandomAnswers
 from optuna_llm.testing import ScriptedLLMServer
 
@@ -91,6 +94,26 @@ def test_runs_each_study_and_saves_one_record_per_trial(
     first = [r for r in unreachable if r.number == 0]
     assert all(r.fallback and r.requests == 1 for r in first) and len(first) == 2
     assert sum(r.requests for r in unreachable) < len(unreachable)
+
+
+def test_the_default_with_tpe_and_after_enqueued_defaults(
+    tmp_path: Path, endpoint: Endpoint
+) -> None:
+    keys = _keys(("llm_default_tpe", "llm_default_enqueued"), seeds=1)
+    outcomes = run_plan(
+        plan(keys, tmp_path), tiny_tasks, tmp_path, workers=1, endpoint=endpoint, report=print
+    )
+    assert [o.error for o in outcomes] == [None, None]
+    records = {(r.arm, r.number): r for r in read_records(tmp_path)}
+    # The enqueued defaults run first; the model's start comes next.
+    assert records["llm_default_enqueued", 0].params == {"width": 0.5, "shape": "flat"}
+    assert records["llm_default_enqueued", 1].source == "llm"
+    assert records["llm_default_tpe", 0].source == "llm"
+    sampler = ARMS["llm_default_tpe"].build(
+        tiny_tasks()["bowl"], StudySetup(seed=0, endpoint=endpoint)
+    )
+    assert isinstance(sampler, LLMSampler)
+    assert isinstance(sampler._proposals.fallback, optuna.samplers.TPESampler)
 
 
 def test_a_second_run_resumes_with_the_missing_studies_only(tmp_path: Path) -> None:

@@ -95,13 +95,17 @@ def _llm(schedule: ScheduleFn | None) -> Callable[[Task, StudySetup], BaseSample
     return build
 
 
-def _llm_guided(guide: Guide | None) -> Callable[[Task, StudySetup], BaseSampler]:
+def _llm_guided(
+    guide: Guide | None, *, tpe: bool = False
+) -> Callable[[Task, StudySetup], BaseSampler]:
     """Exactly what users get from ``LLMSampler(...)`` without a schedule: its own classical
-    sampler, and ``guide`` only where an ablation changes a constant."""
+    sampler (TPE with ``tpe``, as a plain install without the ``gp`` extra gets), and
+    ``guide`` only where an ablation changes a constant."""
 
     def build(task: Task, setup: StudySetup) -> BaseSampler:
         if setup.endpoint is None:
             raise ValueError("this arm asks a model, but no endpoint was given")
+        fallback = optuna.samplers.TPESampler(seed=setup.seed) if tpe else None
         return LLMSampler(
             model=setup.endpoint.model,
             base_url=setup.endpoint.base_url,
@@ -110,6 +114,7 @@ def _llm_guided(guide: Guide | None) -> Callable[[Task, StudySetup], BaseSampler
             param_descriptions=task.param_descriptions,
             seed=setup.seed,
             guide=guide,
+            fallback_sampler=fallback,
             timeout=MODEL_TIMEOUT,
             audit_log=setup.audit_log,
         )
@@ -164,6 +169,10 @@ ARMS: Mapping[str, Arm] = {
         # The default before the guided one: the model for the first 10 trials, then every 5th.
         Arm("llm_hybrid", _llm(default_schedule()), needs_model=True),
         Arm("llm_default", _llm_guided(None), needs_model=True),
+        # The default as a plain install runs it (TPE), and after the user enqueued the task's
+        # defaults with study.enqueue_trial, as the docs recommend for known defaults.
+        Arm("llm_default_tpe", _llm_guided(None, tpe=True), needs_model=True),
+        Arm("llm_default_enqueued", _llm_guided(None), needs_model=True, defaults_first=True),
         # Ablations of the guided default, one constant each.
         Arm("llm_start_only", _llm_guided(Guide(prior_share=0.0, ask_every=0)), needs_model=True),
         Arm("llm_no_challenge", _llm_guided(Guide(ask_every=0)), needs_model=True),
