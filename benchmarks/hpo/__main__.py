@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--suite", choices=("quick", "full", "design"), default="quick")
         command.add_argument("--results", type=Path, help="default: benchmarks/results/SUITE")
     run.add_argument("--workers", type=int, default=1, help="parallel studies without a model")
+    run.add_argument(
+        "--model-workers",
+        type=int,
+        default=1,
+        help="parallel studies with a model (more than 1 only behind an answer cache)",
+    )
     run.add_argument("--seeds", type=int, default=10, help="seeds of the full suite's samplers")
     run.add_argument("--model-seeds", type=int, default=5, help="seeds of the model arms")
     run.add_argument("--tasks", nargs="*", help="only these tasks")
@@ -109,7 +115,14 @@ def _run(args: argparse.Namespace) -> int:
     with _endpoint(args, needed=bool(work.model_studies)) as endpoint:
         # Logged before the studies run: a long run is often stopped rather than finished.
         _log_run(results, started, endpoint)
-        outcomes = run_plan(work, all_tasks, results, workers=args.workers, endpoint=endpoint)
+        outcomes = run_plan(
+            work,
+            all_tasks,
+            results,
+            workers=args.workers,
+            endpoint=endpoint,
+            model_workers=args.model_workers,
+        )
     _log_run(results, started, endpoint, finished=_now())
     failed = [o for o in outcomes if o.error]
     print(f"{len(outcomes) - len(failed)} studies saved, {len(failed)} failed")

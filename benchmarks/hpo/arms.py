@@ -122,6 +122,10 @@ def _llm_guided(
     return build
 
 
+def _confirm(share: float, width: float) -> Guide:
+    return Guide(prior_share=share, prior_width=width, ask_every=0)
+
+
 def _llm_unreachable(task: Task, setup: StudySetup) -> BaseSampler:
     # Port 9 on loopback refuses at once: every trial takes the fallback path, which measures
     # what the safety net costs and whether it matches TPE alone.
@@ -176,13 +180,17 @@ ARMS: Mapping[str, Arm] = {
         # Ablations of the guided default, one constant each.
         Arm("llm_start_only", _llm_guided(Guide(prior_share=0.0, ask_every=0)), needs_model=True),
         Arm("llm_no_challenge", _llm_guided(Guide(ask_every=0)), needs_model=True),
-        # Warm-up variants compared on the design tasks; the default draws its whole warm-up
-        # from the prior (prior_share=1.0, prior_width=0.15).
-        Arm("llm_half_prior", _llm_guided(Guide(prior_share=0.5)), needs_model=True),
-        Arm("llm_dense_prior", _llm_guided(Guide(prior_share=1.0)), needs_model=True),
+        # The confirmed-prior variants compared on the design tasks: the share of start-up
+        # trials that may draw from a confirmed prior, and the prior's width at trial 1
+        # (it fades as the square root of the trial's number).
+        Arm("llm_confirm_half_narrow", _llm_guided(_confirm(0.5, 0.05)), needs_model=True),
+        Arm("llm_confirm_half_wide", _llm_guided(_confirm(0.5, 0.1)), needs_model=True),
+        Arm("llm_confirm_all_narrow", _llm_guided(_confirm(1.0, 0.05)), needs_model=True),
+        Arm("llm_confirm_all_wide", _llm_guided(_confirm(1.0, 0.1)), needs_model=True),
+        # The model asked for the library's documented defaults instead of a recommended start.
         Arm(
-            "llm_wide_prior",
-            _llm_guided(Guide(prior_share=0.5, prior_width=0.3)),
+            "llm_confirm_defaults",
+            _llm_guided(replace(_confirm(0.5, 0.05), start="defaults")),
             needs_model=True,
         ),
         Arm("llm_anonymous", _llm(Always()), needs_model=True, anonymous=True),

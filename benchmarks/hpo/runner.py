@@ -2,7 +2,8 @@
 
 Studies whose results are already saved are skipped, so an interrupted run resumes where it
 stopped. Studies that ask a model run one at a time (the model server takes the cores it is
-given); the others run ``workers`` at a time beside them.
+given), or ``model_workers`` at a time behind an answer cache; the others run ``workers`` at a
+time beside them.
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ def run_plan(
     workers: int,
     endpoint: Endpoint | None,
     report: Callable[[str], None] = print,
+    model_workers: int = 1,
 ) -> list[StudyOutcome]:
     """Run every planned study; a failing study is reported and the others go on."""
     os.environ.update(SINGLE_THREAD_ENV)
@@ -183,7 +185,7 @@ def run_plan(
     progress = _Progress(work.total, report)
     pools = [
         ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1),
-        ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1),
+        ProcessPoolExecutor(model_workers, mp_context=context, max_tasks_per_child=1),
     ]
     futures: dict[Future[StudyOutcome], StudyKey] = {}
     try:

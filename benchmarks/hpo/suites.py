@@ -37,7 +37,14 @@ DESIGN_TASKS = (
     "fcnet_naval_propulsion",
     "shifted_hartmann6",
 )
-DESIGN_ARMS = ("llm_half_prior", "llm_dense_prior", "llm_wide_prior")
+DESIGN_ARMS = (
+    "llm_confirm_half_narrow",
+    "llm_confirm_half_wide",
+    "llm_confirm_all_narrow",
+    "llm_confirm_all_wide",
+    "llm_confirm_defaults",
+    "llm_start_only",
+)
 
 
 @dataclass(frozen=True)
@@ -106,14 +113,11 @@ def suite(name: str, *, model_seeds: int = 5, seeds: int = 10) -> Suite:
             derived_budgets=(30,),
         )
     if name == "design":
-        # Warm-up variants compared at the end of the warm-up, on the design tasks only.
+        # The default's variants compared at 30 trials, on the design tasks only.
         return Suite(
             "design",
             quick_tasks_only=False,
-            groups=(
-                Group(DESIGN_ARMS, (10,), 3),
-                Group(("tpe", "defaults_random"), (10,), seeds),
-            ),
+            groups=(Group(DESIGN_ARMS, (30,), seeds), Group(("gp",), (30,), seeds)),
             only_tasks=DESIGN_TASKS,
         )
     raise ValueError(f"unknown suite {name!r}: use 'quick', 'full' or 'design'")

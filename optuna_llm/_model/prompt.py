@@ -51,14 +51,19 @@ BATCH_SYSTEM_PROMPT = _system_prompt(
     f'{{"proposals": [{_ANSWER_FORMAT}, ...]}}\nThe configurations must differ from each other.',
 )
 
-Question = Literal["next", "start", "challenge"]
-"""What a request asks for: the next configuration(s), the recommended start, or one
-configuration to beat the classical sampler's candidate."""
+Question = Literal["next", "start", "defaults", "challenge"]
+"""What a request asks for: the next configuration(s), the recommended start, the library's
+documented defaults, or one configuration to beat the classical sampler's candidate."""
 
 START_REQUEST = (
     "Propose the configuration to evaluate first: the well-known default or recommended "
     "starting configuration for this kind of task, the one an expert would try before any "
     "tuning."
+)
+DEFAULTS_REQUEST = (
+    "Propose the configuration to evaluate first: the library's documented default value of "
+    "each parameter for the algorithm named in the task, the values it uses when the user sets "
+    "none (for a parameter without a default, its most usual value)."
 )
 CHALLENGE_REQUEST = (
     "The classical optimizer will evaluate this configuration next: {candidate}\n"
@@ -107,6 +112,8 @@ def build_messages(
 def _request_line(question: Question, batch_size: int, candidate: Mapping[str, Any] | None) -> str:
     if question == "start":
         return START_REQUEST
+    if question == "defaults":
+        return DEFAULTS_REQUEST
     if question == "challenge":
         return CHALLENGE_REQUEST.format(candidate=format_params(candidate or {}))
     if batch_size == 1:

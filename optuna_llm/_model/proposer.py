@@ -87,7 +87,9 @@ class ModelAsk:
         question: What the prompt asks for.
         batch_size: Configurations per request; None for the proposer's ``batch_size``.
         attempts: Requests at most; a re-ask carries what was wrong with the answer.
-        history: ``recent`` shows the bounded history; ``best`` the best trials only.
+        history: ``recent`` shows the bounded history; ``best`` the best trials only;
+            ``none`` asks as before the study's first trial, for what the model knows of the
+            task whatever the study holds.
         spare: Keep the spare proposals of a batch for the next trials, take one when it fits,
             and hand each configuration to one trial of this process only.
         ask_ahead: Also ask, in the background, for the next trial's configuration.
@@ -96,7 +98,7 @@ class ModelAsk:
     question: Question = "next"
     batch_size: int | None = None
     attempts: int = MAX_ATTEMPTS
-    history: Literal["recent", "best"] = "recent"
+    history: Literal["recent", "best", "none"] = "recent"
     spare: bool = True
     ask_ahead: bool = False
 
@@ -331,7 +333,7 @@ class Proposer(PicklesWithoutLock):
             )
         else:
             history = select_best(
-                request.view.earlier,
+                request.view.earlier if request.ask.history == "best" else (),
                 request.directions,
                 min(self._max_history_trials, BEST_HISTORY_TRIALS),
                 params_of=request.view.params_of,

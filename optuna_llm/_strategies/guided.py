@@ -1,12 +1,19 @@
-"""The guided default: the model's start, a prior warm-up around it, then gated challenges.
+"""The guided default: the model's start, tested as one trial of the study's start-up, and a
+prior drawn around what the study confirms.
 
 Each trial is one of
 
-- the **start**: the model is asked for the recommended starting configuration, once per study;
-- a **prior draw**: a warm-up trial drawn from the prior around that start, with no request;
-- a **challenge**: after the warm-up, the model is shown the classical sampler's candidate
-  and may replace it (the rules are in ``challenges``);
-- the classical sampler's, otherwise.
+- the **start**: the model is asked, once per study, for the recommended starting
+  configuration (or the library's defaults, with ``Guide(start="defaults")``). It is asked as
+  before the study's first trial, and runs as one trial of the classical sampler's start-up;
+  a trial the user enqueued is never the start's;
+- a **prior draw**: a start-up trial drawn, without a request, from a prior around the study's
+  best trial, but only while that trial is a guess the study confirmed: the model's start, an
+  enqueued trial or a draw around one, that has beaten another trial (``confirmation``). The
+  prior fades as the study grows;
+- a **challenge**, with ``ask_every``: after the start-up, the model is shown the classical
+  sampler's candidate and may replace it (the rules are in ``challenges``);
+- the classical sampler's, otherwise: its own random start-up, then its model.
 
 Every decision is read from the study's storage, never from this process's memory, so that
 the worker processes of a study and a resumed run act as one sampler. The records are a few
@@ -16,9 +23,9 @@ system attributes on the trials that asked the model:
   once it gave the claim up to a rival;
 - ``llm:start``: the model's start, the prior's seed and when the answer came, on the trial
   whose request for the start the endpoint answered (no values when the answer was unusable).
-  The warm-up is the trials created after the answer, in the order of their numbers: trials
+  The start-up is the trials created after the answer, in the order of their numbers: trials
   that other workers began while the start was asked for stay the classical sampler's, and
-  the warm-up keeps all its trials however many workers there are;
+  the start-up keeps all its trials however many workers there are;
 - ``llm:did_well``: on a challenge's trial once it ended, whether its proposal was used and
   did well.
 
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 import datetime
 import heapq
@@ -41,6 +49,7 @@ import threading
 from typing import Any
 
 from optuna.study import Study
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
@@ -52,6 +61,9 @@ from optuna_llm._strategies.challenges import challenge_due
 from optuna_llm._strategies.challenges import challenge_succeeded
 from optuna_llm._strategies.challenges import holds_turn
 from optuna_llm._strategies.challenges import turned_down
+from optuna_llm._strategies.confirmation import confirmed_centre
+from optuna_llm._strategies.confirmation import faded_width
+from optuna_llm._strategies.confirmation import is_enqueued
 from optuna_llm._strategies.prior_draws import PriorDraw
 from optuna_llm._strategies.turn import Strategy
 from optuna_llm._strategies.turn import Turn
@@ -80,8 +92,15 @@ def start_hold_seconds(timeout: float, max_retries: int) -> float:
     return timeout * (max_retries + 1) + 60.0
 
 
-START_ASK = ModelAsk("start", batch_size=1, attempts=1, history="best", spare=False)
+# The start is what the model knows of the task: asked alike whether or not the user enqueued
+# trials before it, and tested by the study like any other start-up trial.
+START_ASK = ModelAsk("start", batch_size=1, attempts=1, history="none", spare=False)
+DEFAULTS_ASK = dataclasses.replace(START_ASK, question="defaults")
 CHALLENGE_ASK = ModelAsk("challenge", batch_size=1, attempts=1, history="best", spare=False)
+_UNCONFIRMED = (
+    "a start-up trial of the classical sampler: the study's best trial is not the model's "
+    "start, an enqueued trial or a draw around one"
+)
 _FLAT = (
     "the history is flat (the last values are all equal): the classical sampler explores "
     "instead of the model"
@@ -146,8 +165,11 @@ def plan_turn(
     guide: Guide,
     *,
     has_specs: bool,
+    directions: Sequence[StudyDirection] = (StudyDirection.MINIMIZE,),
+    enqueued: bool = False,
 ) -> Turn:
-    """The turn of trial ``number``, given the plan and the study's finished trials."""
+    """The turn of trial ``number``, given the plan and the study's finished trials;
+    ``enqueued`` says whether the user fixed the trial's values."""
     start = plan.start
     if start is None:
         if not has_specs:
@@ -156,7 +178,9 @@ def plan_turn(
             return Turn(note="the model's start is not known yet")
         if number >= START_UP_FACTOR * guide.warmup_trials:
             return Turn(note="the model gave no start during the study's start-up")
-        return Turn(ask=START_ASK)
+        if enqueued:
+            return Turn(note="the user enqueued the trial's values")
+        return Turn(ask=DEFAULTS_ASK if guide.start == "defaults" else START_ASK)
     position = bisect.bisect_left(plan.after_start, number)
     if plan.after_start[position : position + 1] != (number,):
         return Turn(note="the trial began before the model's start was known")
@@ -164,13 +188,16 @@ def plan_turn(
     flat = is_flat(_recent_values(finished, guide.flat_window), guide.flat_window)
     if slot < guide.warmup_trials:
         if not guide.is_prior_draw(slot):
-            return Turn(note="a warm-up trial of the classical sampler")
-        if not start.params:
-            return Turn(note="the model gave no start to draw around")
+            return Turn(note="a start-up trial of the classical sampler")
         if flat:
             return Turn(note=_FLAT)
+        centre = confirmed_centre(finished, directions, start.number)
+        if centre is None:
+            return Turn(note=_UNCONFIRMED)
         index = sum(guide.is_prior_draw(s) for s in range(1, slot))
-        draw = PriorDraw(start.params, guide.prior_width, index, guide.n_prior_draws, start.seed)
+        width = faded_width(guide.prior_width, number)
+        n_draws = guide.n_prior_draws
+        draw = PriorDraw(centre.params, width, index, n_draws, start.seed, centre.number)
         return Turn(draw=draw, label="prior")
     if guide.ask_every == 0:
         return Turn(note="the classical sampler's turn")
@@ -215,15 +242,21 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
             trials = study._get_trials(deepcopy=False, use_cache=True)
             finished = [t for t in trials if t.state.is_finished()]
             turn = plan_turn(
-                trial.number, self._plan(trials), finished, self.guide, has_specs=has_specs
+                trial.number,
+                self._plan(trials),
+                finished,
+                self.guide,
+                has_specs=has_specs,
+                directions=study.directions,
+                enqueued=is_enqueued(trial),
             )
-            if turn.ask is None or self._claimed(study, trial, turn.ask.question):
+            if turn.ask is None or self._claimed(study, trial, _kind(turn)):
                 return turn
             return Turn(note="another worker claimed the model's turn at the same moment")
 
     def proposed(self, study: Study, trial: FrozenTrial, turn: Turn, answer: Answer) -> None:
         """Record the model's start once the endpoint has answered the request for it."""
-        if turn.ask is None or turn.ask.question != "start" or not answer.answered:
+        if turn.ask is None or _kind(turn) != "start" or not answer.answered:
             return
         answered_at = datetime.datetime.now().isoformat(timespec="microseconds")
         record = {"params": answer.params, "seed": self._draw_seed, "answered_at": answered_at}
@@ -240,7 +273,7 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
         values: Sequence[float] | None,
     ) -> None:
         """Record how a challenge did: its proposal was used and did well, or not."""
-        if turn.ask is None or turn.ask.question != "challenge":
+        if turn.ask is None or _kind(turn) != "challenge":
             return
         trials = study._get_trials(deepcopy=False, use_cache=False)
         complete_values = values if state == TrialState.COMPLETE else None
@@ -251,13 +284,13 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
         now = datetime.datetime.now()
         return read_plan(trials, now=now, hold_seconds=self._hold_seconds)
 
-    def _claimed(self, study: Study, trial: FrozenTrial, question: str) -> bool:
+    def _claimed(self, study: Study, trial: FrozenTrial, kind: str) -> bool:
         """Claim the turn, then give it up if the study shows a rival claim."""
-        write_record(study._storage, trial, TURN_KEY, question)
+        write_record(study._storage, trial, TURN_KEY, kind)
         trials = fresh_trials(study._storage, study._study_id)
         others = [t for t in trials if t.number != trial.number]
         plan = self._plan(others)
-        if question == "start":
+        if kind == "start":
             rival = plan.start is not None or bool(plan.asking)
         else:
             every = max(self.guide.ask_every, 1)
@@ -265,6 +298,11 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
         if rival:
             write_record(study._storage, trial, TURN_KEY, "classical")
         return not rival
+
+
+def _kind(turn: Turn) -> str:
+    """The turn a request is for, as ``llm:turn`` records it: ``start`` or ``challenge``."""
+    return "challenge" if turn.ask is not None and turn.ask.question == "challenge" else "start"
 
 
 def _start(number: int, record: dict[str, Any]) -> Start:

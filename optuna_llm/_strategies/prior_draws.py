@@ -36,18 +36,22 @@ _NORMAL = NormalDist()
 
 @dataclass(frozen=True)
 class PriorDraw:
-    """Draw ``index`` of the ``n_draws`` space-filling draws from the prior around ``center``."""
+    """Draw ``index`` of the ``n_draws`` space-filling draws from the prior around ``center``,
+    the values of trial ``around``."""
 
     center: Mapping[str, Any]
     width: float
     index: int
     n_draws: int
     seed: int
+    around: int | None = None
 
     @property
     def name(self) -> str:
-        """What the draw is, in a trial's reasons."""
-        return "the prior's draw"
+        """What the draw is, in a trial's reasons and rationale."""
+        if self.around is None:
+            return "the prior's draw"
+        return f"the prior's draw around trial {self.around} (spread {self.width:.2f})"
 
     def values(self, distributions: Mapping[str, BaseDistribution]) -> dict[str, Any]:
         """The draw's value for each of ``distributions``."""

@@ -109,7 +109,7 @@ class Provenance:
 _SOURCE_TEXT = {
     "llm": "the model",
     "partial": "the model, with some values from {sampler}",
-    "prior": "a warm-up draw from the prior around the model's recommended start",
+    "prior": "a start-up draw from the prior around a guess the study confirmed",
     "fallback": "{sampler}, instead of the model",
 }
 

@@ -165,7 +165,7 @@ class Proposals:
             drawn = turn.draw.values({name: spec.distribution for name, spec in specs.items()})
             repeated = view.repeats(drawn)
             if repeated is None:
-                return Answer(drawn)
+                return Answer(drawn, turn.draw.name)
             return Answer(skipped=f"{turn.draw.name} repeats trial {repeated}")
         if turn.ask is None:
             return Answer()
