@@ -34,6 +34,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from optuna_llm import Guide
+
 
 TASK = (
     "Classify the 178 wines of scikit-learn's wine data set (13 standardized numeric "
@@ -103,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with open_endpoint(args) as endpoint:
         print(f"Asking {endpoint.describe()}.", flush=True)
-        sampler = endpoint.sampler(task=TASK, seed=args.seed)
+        # Shown the study every 5 trials after the start-up, the model sees the parameters
+        # of every family the study has run, marked as conditional.
+        sampler = endpoint.sampler(task=TASK, seed=args.seed, guide=Guide(ask_every=5))
         study = optuna.create_study(
             study_name="conditional-space",
             storage=args.storage,

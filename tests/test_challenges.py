@@ -158,7 +158,7 @@ def test_guide_spreads_its_prior_draws_over_the_warm_up() -> None:
     half = Guide(prior_share=0.5)
     assert [half.is_prior_draw(s) for s in range(1, 10)] == [True, False] * 4 + [True]
     assert half.n_prior_draws == 5
-    assert Guide().n_prior_draws == 9
+    assert Guide(prior_share=1.0).n_prior_draws == 9
     assert Guide(prior_share=0.0).n_prior_draws == 0
     assert Guide(prior_share=0.3, warmup_trials=11).n_prior_draws == 3
 

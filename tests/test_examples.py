@@ -157,15 +157,14 @@ def test_conditional_space(
     assert len(families) >= 2, families
     sources = _sources(trials)
     # The model's start (whole, or completed by the classical sampler where it named a family
-    # whose parameters the study had not seen yet) and the warm-up drawn around it.
+    # whose parameters the study had not seen yet).
     assert {"llm", "partial"} & set(sources), sources
-    assert "prior" in sources, sources
     assert "Per classifier family" in output
     assert f"Best accuracy {max(t.value or 0 for t in trials):.4f}" in output
 
     if example_model.scripted:
         prompts = example_model.prompts
-        assert len(prompts) >= 2  # the start, and a challenge once the warm-up is over
+        assert len(prompts) >= 2  # the start, and a challenge once the start-up is over
         # Once several families have run, the model sees every parameter they used, each
         # marked as one that only some trials use.
         last, seen = prompts[-1], trials[: _trials_before(prompts[-1])]
@@ -263,12 +262,11 @@ def test_postgres_workers(
     assert f"Best accuracy {best.value:.4f} in trial {best.number} " in output
 
     if example_model.scripted:
-        # One start request for the study, whichever worker made it, and one warm-up drawn
-        # around it by all four.
+        # One start request for the study, whichever worker made it, and one start trial.
         assert example_model.server is not None
         requests = example_model.server.requests
         assert sum(START_REQUEST in call.prompt for call in requests) == 1
-        assert "prior" in _sources(trials)
+        assert sum(s in ("llm", "partial") for s in _sources(trials)) == 1
         assert f"model requests for the whole study: {len(requests)} requests, " in output
 
     # The study stays: a second run under the same name refuses to mix into it.

@@ -178,14 +178,18 @@ def test_the_loaded_sampler_runs_a_guided_study_over_http(
     study.optimize(objective, n_trials=6)
 
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 6
-    # The model's recommended start, then warm-up draws from the prior around it.
-    assert _sources(study) == ["llm"] + ["prior"] * 5
+    # The model's recommended start, then the start-up: the classical sampler's random trials,
+    # and draws from the prior around the start while it leads.
+    sources = _sources(study)
+    assert sources[0] == "llm" and set(sources[1:]) <= {"prior", "fallback"}
     assert len(server.requests) == 1
     assert TASK in server.requests[0].prompt
     proposed = json.loads(answers.texts[0])["params"]
     assert study.trials[0].params == proposed
     assert study.trials[0].user_attrs["llm:rationale"] == "Random draw."
-    assert all(trial.user_attrs["llm:model_share"] == 1.0 for trial in study.trials)
+    for trial in study.trials:
+        share = 0.0 if trial.user_attrs["llm:source"] == "fallback" else 1.0
+        assert trial.user_attrs["llm:model_share"] == share
     assert sampler.usage.requests == 1
 
 
@@ -220,13 +224,14 @@ def test_the_loaded_guide_reaches_the_sampler(
         client=server.client(max_retries=0),
         seed=0,
         search_space=SPACE,
-        guide=hub.Guide(warmup_trials=3, ask_every=0),
+        guide=hub.Guide(warmup_trials=3, ask_every=2),
     )
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=6)
 
-    assert _sources(study) == ["llm", "prior", "prior", "fallback", "fallback", "fallback"]
-    assert len(server.requests) == 1
+    assert _sources(study)[0] == "llm"
+    # The default never asks after the start; this guide challenges from trial 3 on.
+    assert len(server.requests) >= 2
 
 
 def test_without_the_project_loading_says_what_to_install(

@@ -2,8 +2,9 @@
 
 Every worker is a process of its own with its own ``LLMSampler``, on PostgreSQL directly or
 through Optuna's gRPC storage proxy in front of it, against one scripted model in the test
-process. The plan (one start request, the guide's nine prior draws, challenges at the study's
-turns) and ``Budget(max_requests=...)`` must hold for the study, not per process.
+process. The plan (one start request, prior draws only in the start-up once the start leads,
+challenges at the study's turns) and ``Budget(max_requests=...)`` must hold for the study, not
+per process.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from multiprocessing.synchronize import Barrier
 import os
 from pathlib import Path
 import random
+import re
 import signal
 import socket
 import threading
@@ -35,6 +37,7 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_llm import Budget
+from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm import study_usage
 from optuna_llm._model.prompt import START_REQUEST
@@ -54,6 +57,8 @@ from optuna_llm.testing import answer
 
 SPACE = {"x": FloatDistribution(-5, 5), "y": FloatDistribution(-5, 5)}
 START = {"x": 1.0, "y": -1.0}
+# Every start-up slot may draw once the start leads, and challenges every 10 trials after.
+PLAN = Guide(prior_share=1.0, ask_every=10)
 N_TRIALS = 40
 # (kind, where): "rdb" with a URL, "grpc" with the proxy's port, "sqlite" with a URL.
 StorageSpec = tuple[str, str]
@@ -114,6 +119,7 @@ def _worker(
         fallback_sampler=TPESampler(seed=seed),
         budget=options.get("budget"),
         schedule=options.get("schedule"),
+        guide=None if options.get("schedule") else PLAN,
     )
     storage = _storage(spec, heartbeat=options.get("heartbeat", False))
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
@@ -211,7 +217,11 @@ def _assert_one_plan(trials: list[FrozenTrial], starts: int, others: int, budget
     answered_at = datetime.datetime.fromisoformat(record["answered_at"])
     after = [t.number for t in trials if t.number > start.number and t.datetime_start]
     after = [n for n in after if trials[n].datetime_start > answered_at]  # type: ignore[operator]
-    assert prior == after[:9], "the guide's nine prior draws: the first trials after the answer"
+    assert set(prior) <= set(after[:9]), "prior draws only in the start-up after the answer"
+    for number in prior:
+        # Drawn around the start or another draw: what led when the trial began.
+        centre = re.search(r"around trial (\d+)", trials[number].user_attrs["llm:rationale"])
+        assert centre is not None and int(centre[1]) in {start.number, *prior}
     first = after[9]
     # Challenges at the study's turns: each was due given the outcomes of those before it.
     challenges = [t for t in trials if read_record(t, TURN_KEY) == "challenge"]
@@ -316,7 +326,9 @@ def test_a_worker_killed_while_asking_for_the_start_lets_another_ask(postgres_ur
     assert starts == 2, "the dead worker's request, then one by another worker"
     (start,) = [t for t in trials if read_record(t, START_KEY) is not None]
     assert start.number > 0 and start.state == TrialState.COMPLETE
-    assert _turns(trials).count("prior") == 9
+    # Some 20 trials ran before the start: it is drawn around only if it leads them.
+    prior = [n for n, turn in enumerate(_turns(trials)) if turn == "prior"]
+    assert all(n > start.number for n in prior) and len(prior) <= PLAN.n_prior_draws
 
 
 def _resume_worker(url: str, name: str, base_url: str, n_trials: int) -> None:
@@ -346,5 +358,6 @@ def test_a_resumed_study_continues_its_plan(tmp_path: Path) -> None:
         runs[label] = (_turns(trials), _requests(server))
     assert runs["resumed"] == runs["whole"]
     turns, (starts, others) = runs["whole"]
-    assert (turns.count("start"), turns.count("prior"), starts) == (1, 9, 1)
+    assert (turns.count("start"), starts) == (1, 1)
+    assert 1 <= turns.count("prior") <= PLAN.n_prior_draws
     assert turns.count("challenge") == others >= 1

@@ -42,6 +42,7 @@ class AnswerCache:
         self.path = path
         self._answers: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._fetching: dict[str, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
         if path.exists():
@@ -58,6 +59,11 @@ class AnswerCache:
         except ValueError:
             canonical = body
         return hashlib.sha256(path.encode() + b"\n" + canonical).hexdigest()
+
+    def fetching(self, key: str) -> threading.Lock:
+        """A lock per request: studies asking the same question at once wait for one answer."""
+        with self._lock:
+            return self._fetching.setdefault(key, threading.Lock())
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -83,13 +89,14 @@ def _handler(upstream: str, cache: AnswerCache) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             key = cache.key(self.path, body)
-            answer = cache.get(key)
-            if answer is None:
-                status, answer = self._forward("POST", body)
-                if status == 200:
-                    cache.put(key, answer)
-            else:
-                status = 200
+            with cache.fetching(key):
+                answer = cache.get(key)
+                if answer is None:
+                    status, answer = self._forward("POST", body)
+                    if status == 200:
+                        cache.put(key, answer)
+                else:
+                    status = 200
             self._reply(status, answer)
 
         def do_GET(self) -> None:
