@@ -6,12 +6,15 @@ configurations after a fixed latency; the objective sleeps for twice that latenc
 - TPE alone (``TPESampler``);
 - LLMSampler asking for one configuration per request (every trial asks the model);
 - LLMSampler asking for four configurations per request (``batch_size=4``);
-- both again with ``prefetch=True``: the next request is sent while the objective runs.
+- both again with ``prefetch=True``: the next request is sent while the objective runs;
+- GP alone (``GPSampler``) and the default ``LLMSampler`` (the guided plan over GP), side by
+  side: the default asks once, for its start, and waits for that answer.
 
-For each arm it prints requests per trial, wall-clock time and its ratio to TPE alone. Run it
-from the repository root::
+For each arm it prints requests per trial, wall-clock time and its ratio to TPE alone (to GP
+alone for the default). Run it from the repository root (the GP arms need the ``gp`` extra)::
 
     python benchmarks/latency.py --latency 0.2 --trials 40
+    python benchmarks/latency.py --latency 0.5 --trials 30 --only-default
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.samplers import BaseSampler
+from optuna.samplers import GPSampler
 from optuna.samplers import TPESampler
 
 from optuna_llm import LLMSampler
@@ -103,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2, help="model latency in seconds")
     parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument(
+        "--only-default", action="store_true", help="only GP alone and the default LLMSampler"
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sleep = 2 * args.latency
@@ -120,24 +127,44 @@ def main() -> None:
                 prefetch=prefetch,
             )
 
-        results = [
-            run_arm("TPE alone", TPESampler(seed=0), args.trials, sleep, server),
-            run_arm("LLMSampler, 1 per request", llm(1), args.trials, sleep, server),
-            run_arm("LLMSampler, 4 per request", llm(4), args.trials, sleep, server),
-            run_arm("1 per request, prefetch", llm(1, True), args.trials, sleep, server),
-            run_arm("4 per request, prefetch", llm(4, True), args.trials, sleep, server),
+        default = LLMSampler(
+            model=server.model, client=server.client(), seed=0, search_space=SPACE
+        )
+        results = (
+            []
+            if args.only_default
+            else [
+                run_arm("TPE alone", TPESampler(seed=0), args.trials, sleep, server),
+                run_arm("LLMSampler, 1 per request", llm(1), args.trials, sleep, server),
+                run_arm("LLMSampler, 4 per request", llm(4), args.trials, sleep, server),
+                run_arm("1 per request, prefetch", llm(1, True), args.trials, sleep, server),
+                run_arm("4 per request, prefetch", llm(4, True), args.trials, sleep, server),
+            ]
+        )
+        gp_alone = GPSampler(seed=0, warn_independent_sampling=False)
+        # GP's first study imports torch and compiles its kernels: not the arm's time.
+        warm_up = optuna.create_study(sampler=GPSampler(seed=1, n_startup_trials=1))
+        warm_up.optimize(objective_for(0.0), n_trials=3)
+        paired = [
+            run_arm("GP alone", gp_alone, args.trials, sleep, server),
+            run_arm("LLMSampler default", default, args.trials, sleep, server),
         ]
 
-    baseline = results[0].seconds
     print(
         f"Model latency {args.latency:g} s, objective {sleep:g} s, {args.trials} trials per arm."
     )
-    print(f"{'arm':<28} {'requests/trial':>14} {'wall-clock s':>12} {'vs TPE':>7}")
+    print(f"{'arm':<28} {'requests/trial':>14} {'wall-clock s':>12} {'ratio':>7}")
     for result in results:
-        print(
-            f"{result.name:<28} {result.requests / result.trials:>14.3f} "
-            f"{result.seconds:>12.2f} {result.seconds / baseline:>7.2f}"
-        )
+        _print(result, results[0].seconds, "TPE")
+    for result in paired:
+        _print(result, paired[0].seconds, "GP")
+
+
+def _print(result: ArmResult, baseline: float, against: str) -> None:
+    print(
+        f"{result.name:<28} {result.requests / result.trials:>14.3f} "
+        f"{result.seconds:>12.2f} {result.seconds / baseline:>7.3f} vs {against}"
+    )
 
 
 if __name__ == "__main__":

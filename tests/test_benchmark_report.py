@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from benchmarks.hpo.goals import early_rows
-from benchmarks.hpo.goals import regret_check
+from benchmarks.hpo.goals import pair_check
 from benchmarks.hpo.goals import requests_per_trial
+from benchmarks.hpo.goals import worse_p_value
 from benchmarks.hpo.records import StudyKey
 from benchmarks.hpo.records import TrialRecord
 from benchmarks.hpo.report import render_report
@@ -387,37 +388,46 @@ def test_early_rows_compare_medians_at_trial_10() -> None:
     flat = [[5.0] * 12] * 3
     task = _goal_task(
         "t",
-        {
-            "llm_default": [[4.0] * 12] * 3,
-            "tpe": flat,
-            "defaults_random": [[3.0] * 12] * 3,
-        },
+        {"llm_default": [[4.0] * 12] * 3, "tpe": flat, "gp": [[3.0] * 12] * 3},
     )
     (row,) = early_rows([task])
     assert row.default == 4.0
-    assert row.better == {"tpe": True, "defaults_random": False}
+    assert row.better == {"tpe": True, "gp": False}
 
 
-def test_regret_check_finds_the_best_classical_arm_and_tests_against_it() -> None:
-    seeds = 5
-    task = _goal_task(
-        "t",
+def test_pair_check_tests_one_sided_at_a_level_corrected_for_the_tasks() -> None:
+    seeds = 10
+    worse = _goal_task(
+        "worse",
         {
             "llm_default": [[6.0 + s / 10] * 3 for s in range(seeds)],
             "gp": [[1.0 + s / 10] * 3 for s in range(seeds)],
-            "tpe": [[2.0 + s / 10] * 3 for s in range(seeds)],
         },
     )
-    check = regret_check([task], classical=["gp", "tpe"])
+    better = _goal_task(
+        "better",
+        {
+            "llm_default": [[1.0 + s / 10] * 3 for s in range(seeds)],
+            "gp": [[6.0 + s / 10] * 3 for s in range(seeds)],
+        },
+    )
+    check = pair_check([worse, better], "llm_default", "gp", trial=3)
     assert check is not None
-    assert check.best_classical == {"t": "gp"}
-    assert check.significantly_worse == {"t": True}
-    assert check.mean_regret["llm_default"] == pytest.approx(0.62)
-    assert regret_check([task], classical=["gp"], arm="absent") is None
-    # An arm with fewer seeds than the default cannot be the best classical arm.
-    task.curves["gp"] = task.curves["gp"][:2]  # type: ignore[index]
-    check = regret_check([task], classical=["gp", "tpe"])
-    assert check is not None and check.best_classical == {"t": "tpe"}
+    assert check.level == pytest.approx(0.025)
+    assert check.worse_tasks == ["worse"], "one-sided: being better is never a loss"
+    assert check.arm_mean == pytest.approx((0.645 + 0.145) / 2)
+    assert check.rival_mean == pytest.approx((0.145 + 0.645) / 2)
+    assert pair_check([worse], "llm_default", "gp", trial=4) is None, "too few trials"
+    assert pair_check([worse], "absent", "gp", trial=3) is None
+    # Three seeds a side cannot reach a level of 0.05 over 10 tasks.
+    few = _goal_task("few", {a: rows[:3] for a, rows in worse.curves.items()})  # type: ignore[misc]
+    check = pair_check([few] * 10, "llm_default", "gp", trial=3)
+    assert check is not None and check.worse_tasks == []
+
+
+def test_worse_p_value_of_equal_samples_is_one() -> None:
+    assert worse_p_value(np.array([1.0, 1.0]), np.array([1.0, 1.0])) == 1.0
+    assert worse_p_value(np.array([]), np.array([1.0])) == 1.0
 
 
 def test_requests_per_trial_counts_the_first_trials_of_long_enough_studies() -> None:
@@ -428,3 +438,6 @@ def test_requests_per_trial_counts_the_first_trials_of_long_enough_studies() -> 
     assert requests_per_trial(records, 30) == pytest.approx(2 / 30)
     assert requests_per_trial(records, 100) == pytest.approx(3 / 100)
     assert math.isnan(requests_per_trial(records, 200))
+    # The first 30 trials saved again as a 30-trial study count once.
+    derived = [replace(r, n_trials=30) for r in records[:30]]
+    assert requests_per_trial(records + derived, 30) == pytest.approx(2 / 30)

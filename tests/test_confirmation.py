@@ -65,7 +65,7 @@ def _sources(study: Study) -> list[str | None]:
 
 
 def _distance(params: dict[str, Any], centre: dict[str, Any]) -> float:
-    return max(abs(params[name] - centre[name]) for name in SPACE)
+    return max(abs(float(params[name]) - float(centre[name])) for name in SPACE)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

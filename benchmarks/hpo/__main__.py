@@ -76,7 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         help="parallel studies with a model (more than 1 only behind an answer cache)",
     )
     run.add_argument("--seeds", type=int, default=10, help="seeds of the full suite's samplers")
-    run.add_argument("--model-seeds", type=int, default=5, help="seeds of the model arms")
+    run.add_argument(
+        "--model-seeds",
+        type=int,
+        default=10,
+        help="seeds of the default's arms: the first half at 100 trials, the rest at 30",
+    )
     run.add_argument("--tasks", nargs="*", help="only these tasks")
     run.add_argument("--arms", nargs="*", choices=sorted(ARMS), help="only these arms")
     run.add_argument(

@@ -147,8 +147,9 @@ class Plan:
 # every task with the default, then with its ablations, then the per-trial model arms.
 MODEL_ARM_ORDER = (
     "llm_default",
+    "llm_default_enqueued",
     "llm_start_only",
-    "llm_no_challenge",
+    "llm_default_tpe",
     "llm_hybrid",
     "llm_pure",
     "llm_anonymous",

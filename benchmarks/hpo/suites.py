@@ -24,10 +24,14 @@ CLASSICAL_ARMS = (
 )
 # The per-trial model arms of earlier versions, kept at the 3 seeds they were run with.
 MODEL_ARMS = ("llm_pure", "llm_hybrid", "llm_anonymous")
-# What users get by default; 30-trial results are the first 30 trials of these studies.
-DEFAULT_ARM = "llm_default"
-# Ablations of the default, one mechanism removed each.
-ABLATION_ARMS = ("llm_start_only", "llm_no_challenge")
+# What users get by default, and after enqueueing the task's defaults: 100 trials for the first
+# half of the seeds, 30 for the other half; the 30-trial figures use every seed (the first 30
+# trials of the longer studies).
+DEFAULT_ARMS = ("llm_default", "llm_default_enqueued")
+# The default as a plain install runs it (TPE), at 30 trials.
+TPE_DEFAULT_ARM = "llm_default_tpe"
+# The default without its prior: the model's start as one trial, then GP.
+ABLATION_ARMS = ("llm_start_only",)
 # The guided default's constants were chosen on these tasks only (the "design" suite); the
 # other five tasks check that the choice holds.
 DESIGN_TASKS = (
@@ -55,6 +59,7 @@ class Group:
     budgets: Sequence[int]
     seeds: int
     claim: bool = False
+    first_seed: int = 0
 
     def keys(self, tasks: Sequence[str]) -> list[StudyKey]:
         return [
@@ -62,7 +67,7 @@ class Group:
             for task in tasks
             for arm in self.arms
             for budget in self.budgets
-            for seed in range(self.seeds)
+            for seed in range(self.first_seed, self.first_seed + self.seeds)
         ]
 
 
@@ -87,7 +92,7 @@ class Suite:
         return [k for g in self.groups for k in g.keys(claims if g.claim else plain)]
 
 
-def suite(name: str, *, model_seeds: int = 5, seeds: int = 10) -> Suite:
+def suite(name: str, *, model_seeds: int = 10, seeds: int = 10) -> Suite:
     if name == "quick":
         return Suite(
             "quick",
@@ -104,7 +109,14 @@ def suite(name: str, *, model_seeds: int = 5, seeds: int = 10) -> Suite:
             quick_tasks_only=False,
             groups=(
                 Group(CLASSICAL_ARMS, (100,), seeds),
-                Group((DEFAULT_ARM,), (100,), model_seeds),
+                Group(DEFAULT_ARMS, (100,), model_seeds // 2),
+                Group(
+                    DEFAULT_ARMS,
+                    (30,),
+                    model_seeds - model_seeds // 2,
+                    first_seed=model_seeds // 2,
+                ),
+                Group((TPE_DEFAULT_ARM,), (30,), model_seeds // 2),
                 Group(ABLATION_ARMS, (30,), model_seeds),
                 Group(MODEL_ARMS, (30,), 3),
                 Group(("random", "tpe", "defaults_random"), (20,), seeds, claim=True),
