@@ -42,7 +42,8 @@ class Guide:
             charge. One of them is the model's start.
         prior_share: Share of the start-up trials after the start that draw from the prior,
             when the study has confirmed a guess; the classical sampler's random start-up
-            draws the rest. ``0`` keeps only the start.
+            draws the rest. ``0`` keeps only the start; ``1``, the default, lets every slot
+            draw while the study confirms a guess.
         prior_width: Standard deviation of the prior around each numeric value at the study's
             first trial, as a share of the parameter's range (of its logarithm for
             log-scaled parameters); at trial ``n`` it is ``prior_width·√(n+1)``.
@@ -58,8 +59,8 @@ class Guide:
     """
 
     warmup_trials: int = 10
-    prior_share: float = 0.5
-    prior_width: float = 0.05
+    prior_share: float = 1.0
+    prior_width: float = 0.1
     ask_every: int = 0
     flat_window: int = 5
     start: Literal["recommended", "defaults"] = "recommended"

@@ -204,19 +204,22 @@ def test_full_suite_runs_the_defaults_at_100_trials_for_5_seeds_and_30_for_5() -
     )
     earlier = {k for k in keys if k.arm in {"llm_pure", "llm_hybrid", "llm_anonymous"}}
     assert {k.n_trials for k in earlier} == {30} and {k.seed for k in earlier} == {0, 1, 2}
-    model = default | ablations | earlier
-    others = set(keys) - model
-    assert {k.n_trials for k in others} == {100} and {k.seed for k in others} == set(range(10))
-    assert {k.arm for k in others} >= {
-        "random",
-        "qmc",
-        "tpe",
-        "cmaes",
-        "gp",
-        "defaults_random",
-        "defaults_tpe",
-        "defaults_gp",
+    controls = {
+        arm: {(k.seed, k.n_trials) for k in keys if k.arm == arm}
+        for arm in ("defaults_tpe", "defaults_gp")
     }
+    assert controls["defaults_tpe"] == {(s, 100) for s in range(5)}
+    assert controls["defaults_gp"] == {(s, 100) for s in range(5)} | {
+        (s, 30) for s in range(5, 10)
+    }
+    model = default | ablations | earlier
+    others = {
+        k
+        for k in set(keys) - model
+        if not k.arm.startswith("defaults_") or k.arm == "defaults_random"
+    }
+    assert {k.n_trials for k in others} == {100} and {k.seed for k in others} == set(range(10))
+    assert {k.arm for k in others} >= {"random", "qmc", "tpe", "cmaes", "gp", "defaults_random"}
 
 
 def test_defaults_then_tpe_starts_from_the_defaults_and_then_follows_tpe(tmp_path: Path) -> None:

@@ -18,10 +18,11 @@ CLASSICAL_ARMS = (
     "cmaes",
     "gp",
     "defaults_random",
-    "defaults_tpe",
-    "defaults_gp",
     "llm_fallback",
 )
+# The controls "the library's defaults, then TPE or GP": 100 trials for the first half of the
+# seeds; defaults-then-GP, the rival of the enqueued default, also at 30 trials for the rest.
+DEFAULTS_ARMS = ("defaults_tpe", "defaults_gp")
 # The per-trial model arms of earlier versions, kept at the 3 seeds they were run with.
 MODEL_ARMS = ("llm_pure", "llm_hybrid", "llm_anonymous")
 # What users get by default, and after enqueueing the task's defaults: 100 trials for the first
@@ -109,6 +110,8 @@ def suite(name: str, *, model_seeds: int = 10, seeds: int = 10) -> Suite:
             quick_tasks_only=False,
             groups=(
                 Group(CLASSICAL_ARMS, (100,), seeds),
+                Group(DEFAULTS_ARMS, (100,), seeds // 2),
+                Group(("defaults_gp",), (30,), seeds - seeds // 2, first_seed=seeds // 2),
                 Group(DEFAULT_ARMS, (100,), model_seeds // 2),
                 Group(
                     DEFAULT_ARMS,
