@@ -187,31 +187,19 @@ def test_shorter_budgets_come_from_the_first_trials_of_longer_studies(tmp_path: 
     assert [r.params for r in derived] == [r.params for r in long_random]
 
 
-def test_full_suite_runs_the_defaults_at_100_trials_for_5_seeds_and_30_for_5() -> None:
+def test_full_suite_runs_the_default_at_30_trials_with_10_seeds() -> None:
     tasks = tiny_tasks()
     keys = suite("full").keys(tasks)
-    for arm in ("llm_default", "llm_default_enqueued"):
-        runs = {(k.seed, k.n_trials) for k in keys if k.arm == arm}
-        assert runs == {(s, 100) for s in range(5)} | {(s, 30) for s in range(5, 10)}
-    tpe_backed = {k for k in keys if k.arm == "llm_default_tpe"}
-    assert {k.n_trials for k in tpe_backed} == {30} and {k.seed for k in tpe_backed} == set(
-        range(5)
-    )
+    runs = {(k.seed, k.n_trials) for k in keys if k.arm == "llm_default"}
+    assert runs == {(s, 30) for s in range(10)}
+    for arm in ("llm_default_enqueued", "llm_default_tpe", "llm_start_only"):
+        assert {(k.seed, k.n_trials) for k in keys if k.arm == arm} == {(s, 30) for s in range(5)}
+    for arm in ("defaults_tpe", "defaults_gp"):
+        assert {(k.seed, k.n_trials) for k in keys if k.arm == arm} == {(s, 100) for s in range(5)}
     default = {k for k in keys if k.arm.startswith("llm_default")}
     ablations = {k for k in keys if k.arm == "llm_start_only"}
-    assert {k.n_trials for k in ablations} == {30} and {k.seed for k in ablations} == set(
-        range(10)
-    )
     earlier = {k for k in keys if k.arm in {"llm_pure", "llm_hybrid", "llm_anonymous"}}
     assert {k.n_trials for k in earlier} == {30} and {k.seed for k in earlier} == {0, 1, 2}
-    controls = {
-        arm: {(k.seed, k.n_trials) for k in keys if k.arm == arm}
-        for arm in ("defaults_tpe", "defaults_gp")
-    }
-    assert controls["defaults_tpe"] == {(s, 100) for s in range(5)}
-    assert controls["defaults_gp"] == {(s, 100) for s in range(5)} | {
-        (s, 30) for s in range(5, 10)
-    }
     model = default | ablations | earlier
     others = {
         k

@@ -167,6 +167,9 @@ def test_a_guess_is_confirmed_only_once_it_beat_another_trial() -> None:
     assert confirmed_centre([start, _trial(1, 0.5, "fallback")], MINIMIZE, 0) is None
     maximize = (StudyDirection.MAXIMIZE,)
     assert confirmed_centre([start, _trial(1, 0.5, "fallback")], maximize, 0) is start
+    # A tie beats nothing: an objective at chance level confirms no guess.
+    assert confirmed_centre([start, _trial(1, 1.0, "fallback")], MINIMIZE, 0) is None
+    assert confirmed_centre([start, _trial(1, 1.0), _trial(2, 3.0)], MINIMIZE, 0) is start
 
 
 def test_enqueued_trials_and_draws_are_guesses_too() -> None:

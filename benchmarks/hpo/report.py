@@ -103,11 +103,12 @@ def goals_section(
     checks: list[PairCheck] = []
     for arm, rival in PAIRS:
         for trial in CHECKED_TRIALS:
-            # The shortest budget that reaches the trial holds the most seeds.
-            budget = min((n for n in compared if n >= trial), default=None)
-            check = None if budget is None else pair_check(compared[budget], arm, rival, trial)
-            if check is not None:
-                checks.append(check)
+            # The shortest budget that reaches the trial and ran both arms holds the most seeds.
+            for budget in sorted(n for n in compared if n >= trial):
+                check = pair_check(compared[budget], arm, rival, trial)
+                if check is not None:
+                    checks.append(check)
+                    break
     early_budget = min(
         (
             n

@@ -21,16 +21,16 @@ CLASSICAL_ARMS = (
     "llm_fallback",
 )
 # The controls "the library's defaults, then TPE or GP": 100 trials for the first half of the
-# seeds; defaults-then-GP, the rival of the enqueued default, also at 30 trials for the rest.
+# seeds (their first 30 trials are the 30-trial results).
 DEFAULTS_ARMS = ("defaults_tpe", "defaults_gp")
 # The per-trial model arms of earlier versions, kept at the 3 seeds they were run with.
 MODEL_ARMS = ("llm_pure", "llm_hybrid", "llm_anonymous")
-# What users get by default, and after enqueueing the task's defaults: 100 trials for the first
-# half of the seeds, 30 for the other half; the 30-trial figures use every seed (the first 30
-# trials of the longer studies).
-DEFAULT_ARMS = ("llm_default", "llm_default_enqueued")
-# The default as a plain install runs it (TPE), at 30 trials.
-TPE_DEFAULT_ARM = "llm_default_tpe"
+# What users get by default, at 30 trials (100-trial runs did not fit the time of this release's
+# measurement; docs/benchmarks.md says what that leaves open).
+DEFAULT_ARM = "llm_default"
+# The default after the task's defaults were enqueued, and as a plain install runs it (TPE), at
+# 30 trials with the first half of the seeds.
+SHORT_DEFAULT_ARMS = ("llm_default_enqueued", "llm_default_tpe")
 # The default without its prior: the model's start as one trial, then GP.
 ABLATION_ARMS = ("llm_start_only",)
 # The guided default's constants were chosen on these tasks only (the "design" suite); the
@@ -42,6 +42,7 @@ DESIGN_TASKS = (
     "fcnet_naval_propulsion",
     "shifted_hartmann6",
 )
+DESIGN_SEEDS = 3
 DESIGN_ARMS = (
     "llm_confirm_half_narrow",
     "llm_confirm_half_wide",
@@ -111,16 +112,9 @@ def suite(name: str, *, model_seeds: int = 10, seeds: int = 10) -> Suite:
             groups=(
                 Group(CLASSICAL_ARMS, (100,), seeds),
                 Group(DEFAULTS_ARMS, (100,), seeds // 2),
-                Group(("defaults_gp",), (30,), seeds - seeds // 2, first_seed=seeds // 2),
-                Group(DEFAULT_ARMS, (100,), model_seeds // 2),
-                Group(
-                    DEFAULT_ARMS,
-                    (30,),
-                    model_seeds - model_seeds // 2,
-                    first_seed=model_seeds // 2,
-                ),
-                Group((TPE_DEFAULT_ARM,), (30,), model_seeds // 2),
-                Group(ABLATION_ARMS, (30,), model_seeds),
+                Group((DEFAULT_ARM,), (30,), model_seeds),
+                Group(SHORT_DEFAULT_ARMS, (30,), model_seeds // 2),
+                Group(ABLATION_ARMS, (30,), model_seeds // 2),
                 Group(MODEL_ARMS, (30,), 3),
                 Group(("random", "tpe", "defaults_random"), (20,), seeds, claim=True),
                 Group(("llm_pure",), (20,), 3, claim=True),
@@ -128,11 +122,11 @@ def suite(name: str, *, model_seeds: int = 10, seeds: int = 10) -> Suite:
             derived_budgets=(30,),
         )
     if name == "design":
-        # The default's variants compared at 30 trials, on the design tasks only.
+        # The default's variants compared at 30 trials with 3 seeds, on the design tasks only.
         return Suite(
             "design",
             quick_tasks_only=False,
-            groups=(Group(DESIGN_ARMS, (30,), seeds), Group(("gp",), (30,), seeds)),
+            groups=(Group((*DESIGN_ARMS, "gp"), (30,), DESIGN_SEEDS),),
             only_tasks=DESIGN_TASKS,
         )
     raise ValueError(f"unknown suite {name!r}: use 'quick', 'full' or 'design'")

@@ -50,7 +50,8 @@ def confirmed_centre(
     start_number: int | None,
 ) -> FrozenTrial | None:
     """The trial to draw around: the study's best when it is a guess and has beaten another
-    trial; None when a trial of the classical sampler leads, or nothing was compared yet.
+    trial (a tie beats nothing); None when a trial of the classical sampler leads, or nothing
+    was compared yet.
 
     With several objectives, the first guess on the Pareto front, while the front holds no
     trial of the classical sampler's.
@@ -62,7 +63,8 @@ def confirmed_centre(
     if len(directions) == 1:
         sign = 1.0 if directions[0] == StudyDirection.MINIMIZE else -1.0
         best = min(complete, key=lambda t: (sign * t.values[0], t.number))
-        return best if is_guess(best, start_number) else None
+        beaten = any(sign * t.values[0] > sign * best.values[0] for t in complete)
+        return best if beaten and is_guess(best, start_number) else None
     signs = [1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions]
     losses = np.array([[s * v for s, v in zip(signs, t.values, strict=True)] for t in complete])
     on_front = pareto_front_mask(losses)
