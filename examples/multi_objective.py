@@ -35,6 +35,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import cross_validate
 
+from optuna_llm import Guide
+
 
 TASK = (
     "Random forest on scikit-learn's breast cancer data (569 samples, 30 numeric features, "
@@ -101,8 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with open_endpoint(args) as endpoint:
         print(f"Asking {endpoint.describe()}.", flush=True)
+        # Shown the study every 5 trials after the start-up, the model sees both objectives,
+        # each trial's feasibility and the Pareto front.
         sampler = endpoint.sampler(
-            task=f"{TASK} The cap is {args.max_nodes} nodes.", seed=args.seed
+            task=f"{TASK} The cap is {args.max_nodes} nodes.",
+            seed=args.seed,
+            guide=Guide(ask_every=5),
         )
         study = optuna.create_study(
             study_name="multi-objective",

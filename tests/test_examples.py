@@ -218,9 +218,13 @@ def test_multi_objective(
     if example_model.scripted:
         prompts = example_model.prompts
         assert prompts
-        # The model sees both objectives by name, each trial's feasibility and the front.
+        # The model sees both objectives by name; once it is shown the study (the start is
+        # asked before any trial), each trial's feasibility and the front.
         for prompt in prompts:
             assert 'Objectives: maximize "accuracy", minimize "nodes".' in prompt
+        shown = [p for p in prompts if "History: no trials yet." not in p]
+        assert shown, "the guide's challenge at trial 10 shows the study"
+        for prompt in shown:
             assert "Pareto front: trial" in prompt
             tags = re.findall(r"^trial (\d+) \(([^)]*)\)", prompt, flags=re.MULTILINE)
             assert tags
