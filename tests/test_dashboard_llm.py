@@ -267,7 +267,7 @@ def test_the_dashboard_command_serves_the_study_with_an_endpoint(demo_storage: s
             assert answer == {"trial_filtering_func_str": OBJECTIVE_CHART}
         finally:
             process.send_signal(signal.SIGINT)
-            output, _ = process.communicate(timeout=30)
+            output, _ = process.communicate(timeout=90)
         assert process.returncode == 0
         assert f"http://127.0.0.1:{port}/dashboard/" in output
 
