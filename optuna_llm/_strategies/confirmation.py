@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 import math
 
-import numpy as np
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_llm._study.history import losses_of
 from optuna_llm._study.history import pareto_front_mask
 from optuna_llm._study.trial_attrs import SOURCE_KEY
 
@@ -65,9 +65,7 @@ def confirmed_centre(
         best = min(complete, key=lambda t: (sign * t.values[0], t.number))
         beaten = any(sign * t.values[0] > sign * best.values[0] for t in complete)
         return best if beaten and is_guess(best, start_number) else None
-    signs = [1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions]
-    losses = np.array([[s * v for s, v in zip(signs, t.values, strict=True)] for t in complete])
-    on_front = pareto_front_mask(losses)
+    on_front = pareto_front_mask(losses_of(complete, directions))
     front = [t for t, on in zip(complete, on_front, strict=True) if on]
     if len(front) == len(complete) or not all(is_guess(t, start_number) for t in front):
         return None

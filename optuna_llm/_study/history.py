@@ -209,7 +209,8 @@ def pareto_front_mask(losses: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _losses(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> np.ndarray:
+def losses_of(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> np.ndarray:
+    """Each trial's values as losses to minimize, one row per trial."""
     signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions])
     values = np.array([trial.values for trial in trials], dtype=float).reshape(-1, len(signs))
     losses: np.ndarray = values * signs
@@ -227,7 +228,7 @@ def _rank_complete(
     """
     if not complete:
         return [], 0
-    losses = _losses(complete, directions)
+    losses = losses_of(complete, directions)
     violations = np.array([violation_of(trial) or 0.0 for trial in complete])
     front = np.zeros(len(complete), dtype=bool)
     if len(directions) == 1:
