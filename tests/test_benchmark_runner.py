@@ -187,15 +187,17 @@ def test_shorter_budgets_come_from_the_first_trials_of_longer_studies(tmp_path: 
     assert [r.params for r in derived] == [r.params for r in long_random]
 
 
-def test_full_suite_runs_the_default_at_30_trials_with_10_seeds() -> None:
+def test_full_suite_runs_the_default_at_30_trials_with_10_seeds_and_100_with_5() -> None:
     tasks = tiny_tasks()
     keys = suite("full").keys(tasks)
-    runs = {(k.seed, k.n_trials) for k in keys if k.arm == "llm_default"}
-    assert runs == {(s, 30) for s in range(10)}
-    for arm in ("llm_default_enqueued", "llm_default_tpe", "llm_start_only"):
+    for arm in ("llm_default", "llm_default_enqueued"):
+        runs = {(k.seed, k.n_trials) for k in keys if k.arm == arm}
+        assert runs == {(s, 30) for s in range(10)} | {(s, 100) for s in range(5)}
+    for arm in ("llm_default_tpe", "llm_start_only"):
         assert {(k.seed, k.n_trials) for k in keys if k.arm == arm} == {(s, 30) for s in range(5)}
     for arm in ("defaults_tpe", "defaults_gp"):
-        assert {(k.seed, k.n_trials) for k in keys if k.arm == arm} == {(s, 100) for s in range(5)}
+        runs = {(k.seed, k.n_trials) for k in keys if k.arm == arm}
+        assert runs == {(s, 100) for s in range(5)} | {(s, 30) for s in range(5, 10)}
     default = {k for k in keys if k.arm.startswith("llm_default")}
     ablations = {k for k in keys if k.arm == "llm_start_only"}
     earlier = {k for k in keys if k.arm in {"llm_pure", "llm_hybrid", "llm_anonymous"}}
@@ -208,6 +210,23 @@ def test_full_suite_runs_the_default_at_30_trials_with_10_seeds() -> None:
     }
     assert {k.n_trials for k in others} == {100} and {k.seed for k in others} == set(range(10))
     assert {k.arm for k in others} >= {"random", "qmc", "tpe", "cmaes", "gp", "defaults_random"}
+
+
+def test_a_partial_run_gives_the_short_budgets_all_their_seeds_first(tmp_path: Path) -> None:
+    keys = [
+        StudyKey("peak", "llm_default", seed, n_trials)
+        for seed in range(3)
+        for n_trials in (100, 30)
+    ]
+    work = plan(keys, tmp_path)
+    assert [(k.n_trials, k.seed) for k in work.model_studies] == [
+        (30, 0),
+        (30, 1),
+        (30, 2),
+        (100, 0),
+        (100, 1),
+        (100, 2),
+    ]
 
 
 def test_defaults_then_tpe_starts_from_the_defaults_and_then_follows_tpe(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--model-seeds",
         type=int,
         default=10,
-        help="seeds of the default's arms: the first half at 100 trials, the rest at 30",
+        help="seeds of the default's arms: all at 30 trials, the first half at 100 too",
     )
     run.add_argument("--tasks", nargs="*", help="only these tasks")
     run.add_argument("--arms", nargs="*", choices=sorted(ARMS), help="only these arms")

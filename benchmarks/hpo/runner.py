@@ -157,11 +157,12 @@ MODEL_ARM_ORDER = (
 
 
 def plan(keys: Sequence[StudyKey], results: Path) -> Plan:
-    """The studies not yet saved, seed-major so that a partial run covers every arm evenly."""
+    """The studies not yet saved: shorter budgets first, each seed-major, so that a partial
+    run covers every arm evenly and gives the short budgets all their seeds."""
 
     def order(key: StudyKey) -> tuple[int, int, int, str, str]:
         rank = MODEL_ARM_ORDER.index(key.arm) if key.arm in MODEL_ARM_ORDER else 0
-        return (key.seed, rank, key.n_trials, key.task, key.arm)
+        return (key.n_trials, key.seed, rank, key.task, key.arm)
 
     pending = sorted((k for k in keys if not is_done(results, k)), key=order)
     return Plan(
