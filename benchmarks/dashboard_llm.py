@@ -41,11 +41,13 @@ import sys
 import tempfile
 import time
 from typing import Any
+from typing import Protocol
 
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from benchmarks import dashboard_held_out as held_out
 from optuna_llm import LLMSampler
 from optuna_llm.dashboard import DashboardLLM
 from optuna_llm.dashboard import DashboardServer
@@ -120,6 +122,27 @@ class FilterQuery:
 
     text: str
     matches: Callable[[FrozenTrial], bool]
+
+    def expected(self, trials: Sequence[FrozenTrial]) -> list[int]:
+        return [t.number for t in trials if self.matches(t)]
+
+
+class Filter(Protocol):
+    """A filter request: its words and the trial numbers it names."""
+
+    @property
+    def text(self) -> str: ...
+
+    def expected(self, trials: Sequence[FrozenTrial]) -> list[int]: ...
+
+
+class Chart(Protocol):
+    """A chart request: its words and whether traces show it."""
+
+    @property
+    def text(self) -> str: ...
+
+    def shows(self, traces: Sequence[Trace], trials: Sequence[FrozenTrial]) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -494,7 +517,7 @@ def judge_filter(shown: list[int] | str, expected: list[int]) -> tuple[bool, str
 
 
 def judge_chart(
-    traces: list[Trace] | str, request: ChartRequest, trials: Sequence[FrozenTrial]
+    traces: list[Trace] | str, request: Chart, trials: Sequence[FrozenTrial]
 ) -> tuple[bool, str]:
     """Whether the chart shows what was asked for, and what appeared.
 
@@ -514,11 +537,12 @@ def measure(
     provider: DashboardLLM,
     storage: str,
     *,
-    filters: Sequence[FilterQuery] = FILTER_QUERIES,
-    charts: Sequence[ChartRequest] = CHART_REQUESTS,
+    filters: Sequence[Filter] = FILTER_QUERIES,
+    charts: Sequence[Chart] = CHART_REQUESTS,
     screenshots: Path | None = None,
     report: Callable[[str], None] = print,
     chromium: Any = None,
+    study_name: str = DEMO_STUDY,
 ) -> list[Outcome]:
     """Run the filter queries and chart requests through the dashboard in a browser.
 
@@ -536,15 +560,17 @@ def measure(
                 screenshots=screenshots,
                 report=report,
                 chromium=launched,
+                study_name=study_name,
             )
-    study = optuna.load_study(study_name=DEMO_STUDY, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    study_id = study._storage.get_study_id_from_name(study_name)
     trials = study.get_trials(deepcopy=False)
     counting = CountingLLM(provider)
     outcomes: list[Outcome] = []
     with DashboardServer(storage, counting, port=0) as server:
 
         def run(kind: str, text: str, ask: Callable[[DashboardPage], tuple[bool, str]]) -> bool:
-            page = DashboardPage(chromium, server.url)
+            page = DashboardPage(chromium, server.url, study_id)
             calls, started = counting.calls, time.monotonic()
             works, detail = ask(page)
             seconds = time.monotonic() - started
@@ -558,21 +584,19 @@ def measure(
             return works
 
         for query in filters:
-            expected = [t.number for t in trials if query.matches(t)]
+            expected = query.expected(trials)
             run("filter", query.text, functools.partial(_filter_verdict, query, expected))
         for request in charts:
             run("chart", request.text, functools.partial(_chart_verdict, request, trials))
     return outcomes
 
 
-def _filter_verdict(
-    query: FilterQuery, expected: list[int], page: DashboardPage
-) -> tuple[bool, str]:
+def _filter_verdict(query: Filter, expected: list[int], page: DashboardPage) -> tuple[bool, str]:
     return judge_filter(page.filter(query.text), expected)
 
 
 def _chart_verdict(
-    request: ChartRequest, trials: Sequence[FrozenTrial], page: DashboardPage
+    request: Chart, trials: Sequence[FrozenTrial], page: DashboardPage
 ) -> tuple[bool, str]:
     return judge_chart(page.chart(request.text), request, trials)
 
@@ -617,20 +641,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--screenshots", type=Path, help="save two screenshots in this folder")
     parser.add_argument("--json", type=Path, help="write the outcomes here")
     parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="the 20 filters and 10 charts of benchmarks/dashboard_held_out.py, on its study",
+    )
+    parser.add_argument(
         "--filters", type=int, nargs="*", help="only these filter queries (0-based indices)"
     )
     parser.add_argument(
         "--charts", type=int, nargs="*", help="only these chart requests (0-based indices)"
     )
     args = parser.parse_args(argv)
-    filters = FILTER_QUERIES if args.filters is None else [FILTER_QUERIES[i] for i in args.filters]
-    charts = CHART_REQUESTS if args.charts is None else [CHART_REQUESTS[i] for i in args.charts]
+    all_filters: Sequence[Filter] = held_out.FILTERS if args.held_out else FILTER_QUERIES
+    all_charts: Sequence[Chart] = held_out.CHARTS if args.held_out else CHART_REQUESTS
+    filters = all_filters if args.filters is None else [all_filters[i] for i in args.filters]
+    charts = all_charts if args.charts is None else [all_charts[i] for i in args.charts]
     with tempfile.TemporaryDirectory() as folder:
         storage = f"sqlite:///{folder}/demo.db"
-        build_demo_study(storage)
+        study = (held_out.build_study if args.held_out else build_demo_study)(storage)
         with dashboard_llm(args.base_url, args.model) as provider:
             outcomes = measure(
-                provider, storage, filters=filters, charts=charts, screenshots=args.screenshots
+                provider,
+                storage,
+                filters=filters,
+                charts=charts,
+                screenshots=args.screenshots,
+                study_name=study.study_name,
             )
     print(summary(outcomes))
     if args.json:

@@ -1,0 +1,377 @@
+"""Held-out requests for the dashboard's LLM features: 20 filters and 10 charts on a new study.
+
+Written before the dashboard provider's check and prompt additions were built, so that they
+measure the mechanism and not a tuning to them: the provider is never changed to pass one of
+them. The study is a RandomForest search of 40 trials with every state a user meets (complete,
+pruned with intermediate values, failed, one still running), categorical parameters with
+string, None and bool choices, and the sampler's provenance attributes. Its values have no
+ties, so "the top 3" names exactly three trials.
+
+Run them with ``python -m benchmarks.dashboard_llm --held-out``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+import math
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_llm import LLMSampler
+from optuna_llm.schedules import EveryKth
+from optuna_llm.testing import RandomAnswers
+from optuna_llm.testing import ScriptedLLMServer
+
+
+STUDY_NAME = "random-forest-held-out"
+FINISHED_TRIALS = 40
+FAILED = (9, 23)
+PRUNED = (15, 31)
+
+Trace = dict[str, Any]
+
+
+def _suggest(trial: optuna.Trial) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("n_estimators", 10, 300, log=True),
+        "max_depth": trial.suggest_int("max_depth", 2, 32),
+        "criterion": trial.suggest_categorical("criterion", ["gini", "entropy", "log_loss"]),
+        "max_features": trial.suggest_categorical("max_features", ["sqrt", "log2", None]),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 10),
+        "bootstrap": trial.suggest_categorical("bootstrap", [True, False]),
+    }
+
+
+def _objective(trial: optuna.Trial) -> float:
+    p = _suggest(trial)
+    accuracy: float = (
+        0.93
+        - 0.02 * abs(math.log10(p["n_estimators"]) - 2.1)
+        - 0.0015 * abs(p["max_depth"] - 14)
+        - {"gini": 0.0, "entropy": 0.004, "log_loss": 0.006}[p["criterion"]]
+        - {"sqrt": 0.0, "log2": 0.008, "None": 0.02}[str(p["max_features"])]
+        - 0.002 * (p["min_samples_leaf"] - 1)
+        - (0.0 if p["bootstrap"] else 0.005)
+        # No two trials tie, so "the top 3" is exactly three trials.
+        + 1e-5 * trial.number
+    )
+    for fold in range(3):
+        trial.report(accuracy - 0.01 * (2 - fold), fold)
+        if trial.number in PRUNED and fold == 1:
+            raise optuna.TrialPruned()
+    if trial.number in FAILED:
+        raise MemoryError("the forest did not fit in memory")
+    return accuracy
+
+
+def build_study(storage: str) -> optuna.Study:
+    """The held-out study, the same on every run: 40 finished trials and one running.
+
+    The running trial's parameters are asked of the study's own sampler, which the scripted
+    model does not answer for it (no schedule turn): it exists to have no value.
+    """
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with ScriptedLLMServer(RandomAnswers(seed=1)) as server:
+        sampler = LLMSampler(
+            model=server.model,
+            client=server.client(),
+            task="RandomForest on a tabular classification set",
+            schedule=EveryKth(3),
+            seed=1,
+        )
+        study = optuna.create_study(
+            study_name=STUDY_NAME, storage=storage, sampler=sampler, direction="maximize"
+        )
+        study.optimize(_objective, n_trials=FINISHED_TRIALS, catch=(MemoryError,))
+        _suggest(study.ask())  # a trial still running: parameters, no value yet
+    return study
+
+
+def _param(trial: FrozenTrial, name: str) -> Any:
+    return trial.params.get(name, "absent")
+
+
+def _value(trial: FrozenTrial) -> float | None:
+    return trial.value if trial.state == TrialState.COMPLETE else None
+
+
+def _complete(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    return [t for t in trials if _value(t) is not None]
+
+
+def _best(trials: Sequence[FrozenTrial], n: int) -> set[int]:
+    ranked = sorted(_complete(trials), key=lambda t: -float(t.value))  # type: ignore[arg-type]
+    return {t.number for t in ranked[:n]}
+
+
+def _worst(trials: Sequence[FrozenTrial], n: int) -> set[int]:
+    ranked = sorted(_complete(trials), key=lambda t: float(t.value))  # type: ignore[arg-type]
+    return {t.number for t in ranked[:n]}
+
+
+@dataclass(frozen=True)
+class HeldOutFilter:
+    """A filter request and the trials it names, chosen from the whole trial list."""
+
+    text: str
+    chooses: Callable[[Sequence[FrozenTrial]], set[int]]
+
+    def expected(self, trials: Sequence[FrozenTrial]) -> list[int]:
+        return sorted(self.chooses(trials))
+
+
+def _each(matches: Callable[[FrozenTrial], bool]) -> Callable[[Sequence[FrozenTrial]], set[int]]:
+    return lambda trials: {t.number for t in trials if matches(t)}
+
+
+def _above(t: FrozenTrial, bound: float) -> bool:
+    value = _value(t)
+    return value is not None and value > bound
+
+
+FILTERS: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "trials that used the entropy criterion",
+        _each(lambda t: _param(t, "criterion") == "entropy"),
+    ),
+    HeldOutFilter(
+        "max_features is not log2",
+        _each(lambda t: "max_features" in t.params and t.params["max_features"] != "log2"),
+    ),
+    HeldOutFilter("the top 3 complete trials", lambda trials: _best(trials, 3)),
+    HeldOutFilter(
+        "failed trials, together with complete trials with accuracy above 0.9",
+        _each(lambda t: t.state == TrialState.FAIL or _above(t, 0.9)),
+    ),
+    HeldOutFilter("pruned trials", _each(lambda t: t.state == TrialState.PRUNED)),
+    HeldOutFilter("trials that are still running", _each(lambda t: t.state == TrialState.RUNNING)),
+    HeldOutFilter("trials that did not complete", _each(lambda t: t.state != TrialState.COMPLETE)),
+    HeldOutFilter("the 5 worst complete trials", lambda trials: _worst(trials, 5)),
+    HeldOutFilter(
+        "trials where max_features is None", _each(lambda t: _param(t, "max_features") is None)
+    ),
+    HeldOutFilter("trials without bootstrap", _each(lambda t: _param(t, "bootstrap") is False)),
+    HeldOutFilter(
+        "complete trials with max_depth between 10 and 20 inclusive",
+        _each(lambda t: _value(t) is not None and 10 <= _param(t, "max_depth") <= 20),
+    ),
+    HeldOutFilter(
+        "trials with more than 100 estimators",
+        _each(lambda t: "n_estimators" in t.params and t.params["n_estimators"] > 100),
+    ),
+    HeldOutFilter(
+        'trials proposed by the model (user attribute "llm:source" is "llm")',
+        _each(lambda t: t.user_attrs.get("llm:source") == "llm"),
+    ),
+    HeldOutFilter(
+        'complete trials not proposed by the model ("llm:source" other than "llm")',
+        _each(lambda t: _value(t) is not None and t.user_attrs.get("llm:source") != "llm"),
+    ),
+    HeldOutFilter("the best trial", lambda trials: _best(trials, 1)),
+    HeldOutFilter(
+        "even-numbered trials from 20 on", _each(lambda t: t.number >= 20 and t.number % 2 == 0)
+    ),
+    HeldOutFilter(
+        "the last 5 trials",
+        lambda trials: {t.number for t in sorted(trials, key=lambda t: -t.number)[:5]},
+    ),
+    HeldOutFilter(
+        "gini trials with accuracy at least 0.88",
+        _each(lambda t: _param(t, "criterion") == "gini" and (_value(t) or 0.0) >= 0.88),
+    ),
+    HeldOutFilter(
+        "trials whose accuracy at step 0 was below 0.85",
+        _each(lambda t: 0 in t.intermediate_values and t.intermediate_values[0] < 0.85),
+    ),
+    HeldOutFilter(
+        "min_samples_leaf of 1 or 2, with sqrt max_features",
+        _each(
+            lambda t: (
+                _param(t, "min_samples_leaf") in (1, 2) and _param(t, "max_features") == "sqrt"
+            )
+        ),
+    ),
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return str(a).lower() == str(b).lower()
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+    return _label(a) == _label(b)
+
+
+def _label(value: Any) -> str:
+    return str(value).strip().lower()
+
+
+def _points(trace: Trace, x: str = "x", y: str = "y") -> list[tuple[Any, Any]]:
+    xs, ys = trace.get(x), trace.get(y)
+    if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
+        return []
+    return list(zip(xs, ys, strict=True))
+
+
+def _key(pair: tuple[Any, Any]) -> tuple[str, str]:
+    return (_label(pair[0]), _label(pair[1]))
+
+
+def _equal_points(got: Sequence[tuple[Any, Any]], want: Sequence[tuple[Any, Any]]) -> bool:
+    a, b = sorted(got, key=_key), sorted(want, key=_key)
+    return len(a) == len(b) and all(
+        _same(g[0], w[0]) and _same(g[1], w[1]) for g, w in zip(a, b, strict=True)
+    )
+
+
+def _some_trace_or_all(want: Sequence[tuple[Any, Any]]) -> Callable[[Sequence[Trace]], bool]:
+    """One trace holds exactly the points, or the traces together do (one trace per group)."""
+
+    def shows(traces: Sequence[Trace]) -> bool:
+        every = [p for t in traces for p in _points(t)]
+        return any(_equal_points(_points(t), want) for t in traces) or _equal_points(every, want)
+
+    return shows
+
+
+def _counts(want: Counter[Any]) -> Callable[[Sequence[Trace]], bool]:
+    """Counts per label, as bars (x, y) or a pie (labels, values)."""
+    pairs = list(want.items())
+
+    def shows(traces: Sequence[Trace]) -> bool:
+        for trace in traces:
+            for got in (_points(trace), _points(trace, "labels", "values")):
+                if got and _equal_points(got, pairs):
+                    return True
+        return _some_trace_or_all(pairs)(traces)
+
+    return shows
+
+
+def _groups(want: dict[Any, list[float]]) -> Callable[[Sequence[Trace]], bool]:
+    """One box per group: a trace per group holding its values, or one trace of (group, value)."""
+    pairs = [(group, v) for group, values in want.items() for v in values]
+
+    def shows(traces: Sequence[Trace]) -> bool:
+        if _some_trace_or_all(pairs)(traces):
+            return True
+        by_name = {
+            _label(t.get("name")): sorted(t.get("y") or []) for t in traces if t.get("name")
+        }
+        return all(
+            _label(g) in by_name
+            and len(by_name[_label(g)]) == len(vs)
+            and all(_same(a, b) for a, b in zip(by_name[_label(g)], sorted(vs), strict=True))
+            for g, vs in want.items()
+        )
+
+    return shows
+
+
+def _histogram(values: Sequence[Any]) -> Callable[[Sequence[Trace]], bool]:
+    want = sorted(values)
+
+    def shows(traces: Sequence[Trace]) -> bool:
+        drawn = [
+            x
+            for t in traces
+            if t.get("type") == "histogram" and isinstance(t.get("x"), list)
+            for x in t["x"]
+        ]
+        return len(drawn) == len(want) and all(
+            _same(a, b) for a, b in zip(sorted(drawn), want, strict=True)
+        )
+
+    return shows
+
+
+@dataclass(frozen=True)
+class HeldOutChart:
+    """A chart request and whether a chart's traces show it, for the study's trials."""
+
+    text: str
+    check: Callable[[Sequence[FrozenTrial]], Callable[[Sequence[Trace]], bool]]
+
+    def shows(self, traces: Sequence[Trace], trials: Sequence[FrozenTrial]) -> bool:
+        return self.check(trials)(traces)
+
+
+def _by_criterion(trials: Sequence[FrozenTrial]) -> dict[Any, list[float]]:
+    groups: dict[Any, list[float]] = {}
+    for t in _complete(trials):
+        groups.setdefault(t.params["criterion"], []).append(float(t.value))  # type: ignore[arg-type]
+    return groups
+
+
+def _mean_by_depth(trials: Sequence[FrozenTrial]) -> list[tuple[Any, Any]]:
+    groups: dict[int, list[float]] = {}
+    for t in _complete(trials):
+        groups.setdefault(t.params["max_depth"], []).append(float(t.value))  # type: ignore[arg-type]
+    return [(depth, sum(vs) / len(vs)) for depth, vs in groups.items()]
+
+
+def _best_so_far(trials: Sequence[FrozenTrial]) -> list[tuple[Any, Any]]:
+    best, points = -math.inf, []
+    for t in sorted(_complete(trials), key=lambda t: t.number):
+        best = max(best, float(t.value))  # type: ignore[arg-type]
+        points.append((t.number, best))
+    return points
+
+
+CHARTS: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Box plot of accuracy for each criterion",
+        lambda trials: _groups(_by_criterion(trials)),
+    ),
+    HeldOutChart(
+        "Scatter plot of max_depth against accuracy",
+        lambda trials: _some_trace_or_all(
+            [(t.params["max_depth"], t.value) for t in _complete(trials)]
+        ),
+    ),
+    HeldOutChart(
+        "Bar chart of the number of trials in each state",
+        lambda trials: _counts(Counter(t.state.name.capitalize() for t in trials)),
+    ),
+    HeldOutChart(
+        "Histogram of n_estimators over complete trials",
+        lambda trials: _histogram([t.params["n_estimators"] for t in _complete(trials)]),
+    ),
+    HeldOutChart(
+        "Pie chart of how many trials used each max_features choice",
+        lambda trials: _counts(Counter(t.params["max_features"] for t in trials)),
+    ),
+    HeldOutChart(
+        "Mean accuracy for each max_depth as a bar chart",
+        lambda trials: _some_trace_or_all(_mean_by_depth(trials)),
+    ),
+    HeldOutChart(
+        "Best accuracy so far against trial number",
+        lambda trials: _some_trace_or_all(_best_so_far(trials)),
+    ),
+    HeldOutChart(
+        "Accuracy by trial number, one trace per bootstrap value",
+        lambda trials: _some_trace_or_all([(t.number, t.value) for t in _complete(trials)]),
+    ),
+    HeldOutChart(
+        "Number of complete trials per criterion",
+        lambda trials: _counts(Counter(t.params["criterion"] for t in _complete(trials))),
+    ),
+    HeldOutChart(
+        "Accuracy at each reported step for the pruned trials, one line per trial",
+        lambda trials: _some_trace_or_all(
+            [
+                (step, value)
+                for t in trials
+                if t.state == TrialState.PRUNED
+                for step, value in t.intermediate_values.items()
+            ]
+        ),
+    ),
+)
