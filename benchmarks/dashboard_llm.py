@@ -301,22 +301,30 @@ class Outcome:
 
 
 class CountingLLM:
-    """A dashboard LLM provider that keeps the answers it passes on."""
+    """A dashboard LLM provider that keeps the answers it passes on and counts model requests.
+
+    The provider may ask the model more than once per answer (to fix code that fails its
+    check) or not at all (a chart's title): its own ``requests`` count is used where it has one.
+    """
 
     def __init__(self, provider: DashboardLLM) -> None:
         self._provider = provider
         self.model = provider.model
         self.answers: list[str] = []
+        self._passed_on = 0
 
     @property
     def calls(self) -> int:
-        """How many answers it has passed on."""
-        return len(self.answers)
+        """How many requests went to the model so far."""
+        requests = getattr(self._provider, "requests", None)
+        return requests if isinstance(requests, int) else self._passed_on
 
     def call(self, prompt: str) -> str:
         """The provider's answer, kept."""
-        self.answers.append(self._provider.call(prompt))
-        return self.answers[-1]
+        answer = self._provider.call(prompt)
+        self._passed_on += 1
+        self.answers.append(answer)
+        return answer
 
 
 def chromium_path() -> str | None:
@@ -571,15 +579,16 @@ def measure(
 
         def run(kind: str, text: str, ask: Callable[[DashboardPage], tuple[bool, str]]) -> bool:
             page = DashboardPage(chromium, server.url, study_id)
-            calls, started = counting.calls, time.monotonic()
+            calls, kept, started = counting.calls, len(counting.answers), time.monotonic()
             works, detail = ask(page)
             seconds = time.monotonic() - started
             first = not any(o.kind == kind and o.works for o in outcomes)
             if screenshots is not None and works and first:
                 _screenshot(page, kind, screenshots)
             page.close()
-            answers = counting.answers[calls:]
-            outcomes.append(Outcome(kind, text, works, detail, seconds, len(answers), answers))
+            answers = counting.answers[kept:]
+            model_calls = counting.calls - calls
+            outcomes.append(Outcome(kind, text, works, detail, seconds, model_calls, answers))
             report(_line(outcomes[-1]))
             return works
 

@@ -20,18 +20,25 @@ run_dashboard("sqlite:///studies.db")  # blocks until Ctrl-C
 ```
 
 The dashboard is optuna-dashboard's own WSGI application (`optuna_dashboard.wsgi`) with its
-own prompts; this module only chooses the model and serves the application on a threaded
-server, so the pages stay responsive while a small model writes its answer.
+own prompts, served on a threaded server so that the pages stay responsive while a small model
+writes its answer. The provider adds to those prompts a few notes on what small models get
+wrong, and runs every function the model writes in an embedded JavaScript engine, on the
+storage's own trials, before the dashboard gets it: a function that does not parse, throws,
+changes its input, reads fields the trials do not have, or draws no data goes back to the
+model with the problem (see [`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]). A chart's
+title is the request itself, so a chart costs no second model call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import logging
 import os
 import re
 from socketserver import ThreadingMixIn
 import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 from typing import Any
@@ -40,19 +47,26 @@ from wsgiref.simple_server import WSGIServer
 from wsgiref.simple_server import make_server
 
 import openai
+from optuna.storages import BaseStorage
 
+from optuna_llm._dashboard import prompts
+from optuna_llm._dashboard.check import check
+from optuna_llm._dashboard.studies import study_details
 from optuna_llm.exceptions import OptunaLLMError
 
 
 if TYPE_CHECKING:
-    from optuna.storages import BaseStorage
     from optuna_dashboard.llm.provider import LLMProvider
 
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
-INSTALL_HINT = 'optuna-dashboard 0.20 or later is needed: pip install "optuna-llm[dashboard]"'
+INSTALL_HINT = (
+    'optuna-dashboard 0.20 or later and mini-racer are needed: pip install "optuna-llm[dashboard]"'
+)
+
+_logger = logging.getLogger(__name__)
 
 _FENCED_CODE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n(?P<code>.*?)\n?```", re.DOTALL)
 
@@ -74,45 +88,126 @@ class DashboardLLM:
     ``optuna_dashboard.llm.openai.OpenAI`` provider with Chat Completions, and takes the code out
     of a Markdown fence when the model wrapped its answer in one (see
     [`unfence`][optuna_llm.dashboard.unfence]).
+
+    For the trial filter and the chart generator it adds short notes to the dashboard's prompt
+    (the fields a small model misreads, and the storage's parameters, choices, directions and
+    user attribute keys), then runs the function the model wrote in V8 (``mini-racer``, with no
+    network or file access, and limits of 2 s and 128 MB) on the trials of the storage's most
+    recent studies, shaped as the dashboard shapes them (a small synthetic study when the
+    storage has none). A function that does not parse, throws, changes its input, reads a
+    field the trials do not have, or (for a chart) returns no data is sent back to the model
+    with the problem, up to ``attempts`` answers and ``check_seconds`` in all; then the last
+    answer goes to the dashboard, whose own error says why it fails. A chart's title is the
+    user's request, shortened to 50 characters, with no model call.
     Rate-limit and authentication errors reach the dashboard as its own exceptions, so it shows
     its own messages for them.
 
     Args:
         client: The ``openai.OpenAI`` client of the endpoint.
         model: The model to ask.
+        storage: The dashboard's storage (or its URL), whose trials the functions are checked
+            on; None checks them on the synthetic study.
+        attempts: Answers asked for at most per request of the dashboard (1 checks nothing
+            again).
+        check_seconds: After this many seconds a failed check is not asked again.
     """
 
-    def __init__(self, client: openai.OpenAI, model: str) -> None:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        model: str,
+        *,
+        storage: str | BaseStorage | None = None,
+        attempts: int = 3,
+        check_seconds: float = 180.0,
+    ) -> None:
         _require_dashboard()
+        if attempts < 1:
+            raise ValueError(f"`attempts` must be at least 1, got {attempts}.")
+        if not check_seconds > 0:
+            raise ValueError(f"`check_seconds` must be positive, got {check_seconds}.")
         from optuna_dashboard.llm.openai import OpenAI  # noqa: PLC0415 - an optional dependency
 
         self._provider = OpenAI(client, model=model, use_chat_completions_api=True)
         self.model = model
+        self._storage = storage
+        self._attempts = attempts
+        self._check_seconds = check_seconds
+        self._lock = threading.Lock()
+        self.requests = 0
+        """How many requests this provider has sent to the model."""
 
     def call(self, prompt: str) -> str:
-        """The model's answer to one of the dashboard's prompts, without a code fence."""
-        return unfence(self._provider.call(prompt))
+        """The model's answer to one of the dashboard's prompts, checked where it is code."""
+        kind = prompts.kind_of(prompt)
+        if kind is None:
+            return unfence(self._ask(prompt))
+        if kind == "title":
+            return prompts.title_for(prompts.user_query(prompt, kind))
+        details = self._details()
+        asking = prompts.with_notes(prompt, kind, details)
+        deadline = time.monotonic() + self._check_seconds
+        for attempt in range(1, self._attempts + 1):
+            code = unfence(self._ask(asking))
+            verdict = check("filter" if kind == "filter" else "chart", code, details)
+            if verdict.problem is None:
+                return code
+            last = attempt == self._attempts or time.monotonic() >= deadline
+            _logger.info(
+                "The model's %s function failed its check (answer %d of at most %d)%s: %s",
+                kind,
+                attempt,
+                self._attempts,
+                "; the dashboard gets it as it is" if last else "; asking again",
+                verdict.problem,
+            )
+            if last:
+                return code
+            asking = prompts.with_failure(asking, code, verdict.problem)
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _ask(self, prompt: str) -> str:
+        with self._lock:
+            self.requests += 1
+        answer: str = self._provider.call(prompt)
+        return answer
+
+    def _details(self) -> list[dict[str, Any]]:
+        try:
+            return study_details(self._storage)
+        except Exception:
+            _logger.warning(
+                "Could not read the studies to check the model's function on; checking it on "
+                "a synthetic study instead.",
+                exc_info=True,
+            )
+            return study_details(None)
 
 
 @contextlib.contextmanager
 def dashboard_llm(
-    base_url: str | None = None, model: str | None = None, api_key: str | None = None
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    *,
+    storage: str | BaseStorage | None = None,
 ) -> Iterator[DashboardLLM]:
     """A provider for the endpoint at ``base_url``, or for the bundled local model if it is None.
 
     The bundled model's server starts on entry and stops on exit. For an endpoint, ``model`` is
     required and the API key defaults to ``$OPENAI_API_KEY`` (local servers accept any).
+    ``storage`` is the dashboard's, whose trials the generated functions are checked on.
     """
     if base_url is None:
         from optuna_llm.local import LocalLLMServer  # noqa: PLC0415 - needs the local extra
 
         with LocalLLMServer() as server:
-            yield DashboardLLM(server.client(), model or server.model)
+            yield DashboardLLM(server.client(), model or server.model, storage=storage)
         return
     if not model:
         raise OptunaLLMError("`model` is required with `base_url`: name the model to ask.")
     key = api_key or os.environ.get("OPENAI_API_KEY") or "none"
-    yield DashboardLLM(openai.OpenAI(base_url=base_url, api_key=key), model)
+    yield DashboardLLM(openai.OpenAI(base_url=base_url, api_key=key), model, storage=storage)
 
 
 class _ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
@@ -221,7 +316,7 @@ def run_dashboard(
     """
     _require_dashboard()
     with (
-        dashboard_llm(base_url, model, api_key) as provider,
+        dashboard_llm(base_url, model, api_key, storage=storage) as provider,
         DashboardServer(storage, provider, host=host, port=port) as server,
     ):
         where = base_url or "the bundled local model"
@@ -234,5 +329,6 @@ def run_dashboard(
 def _require_dashboard() -> None:
     try:
         from optuna_dashboard.llm.openai import OpenAI  # noqa: F401, PLC0415
+        from py_mini_racer import MiniRacer  # noqa: F401, PLC0415
     except ImportError as error:
         raise OptunaLLMError(INSTALL_HINT) from error

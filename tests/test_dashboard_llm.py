@@ -123,6 +123,27 @@ def test_a_filter_in_plain_words_reduces_the_trial_table(demo_storage: str, chro
         assert FILTER_QUERIES[1].text in server.requests[0].prompt
 
 
+def test_a_filter_that_throws_is_fixed_before_the_browser_runs_it(
+    demo_storage: str, chromium: Any
+) -> None:
+    expected = _expected(demo_storage, 1)
+    throwing = "function (trial) { return trial.values[0] > 0.1; }"
+    with (
+        ScriptedLLMServer([throwing, MODEL_FILTER]) as server,
+        DashboardServer(
+            demo_storage,
+            DashboardLLM(server.client(), server.model, storage=demo_storage),
+            port=0,
+        ) as dash,
+    ):
+        page = DashboardPage(chromium, dash.url)
+        shown = page.filter(FILTER_QUERIES[1].text, timeout=60)
+        page.close()
+    assert judge_filter(shown, expected)[0]
+    assert len(server.requests) == 2
+    assert "TypeError" in server.requests[1].prompt
+
+
 def test_a_chart_request_produces_a_chart(demo_storage: str, chromium: Any) -> None:
     complete = [
         t
@@ -251,7 +272,7 @@ def _command_endpoint(base_url: str, model: str) -> list[str]:
 
 
 def test_the_dashboard_command_serves_the_study_with_an_endpoint(demo_storage: str) -> None:
-    with ScriptedLLMServer([Reply(content=f"```js\n{OBJECTIVE_CHART}\n```")]) as server:
+    with ScriptedLLMServer([Reply(content=MODEL_FILTER)]) as server:
         port = _free_port()
         process = subprocess.Popen(
             _command(demo_storage, "--port", str(port))
@@ -264,7 +285,7 @@ def test_the_dashboard_command_serves_the_study_with_an_endpoint(demo_storage: s
             base = f"http://127.0.0.1:{port}"
             _wait_until_serving(f"{base}/api/studies", process, 60)
             answer = _post(f"{base}/api/llm/trial_filter_query", {"user_query": "anything"})
-            assert answer == {"trial_filtering_func_str": OBJECTIVE_CHART}
+            assert answer == {"trial_filtering_func_str": unfence(MODEL_FILTER)}
         finally:
             process.send_signal(signal.SIGINT)
             output, _ = process.communicate(timeout=90)
@@ -399,7 +420,8 @@ def test_the_measurement_counts_what_works_and_keeps_the_answers(
         ("filter", True),
         ("chart", True),
     ]
-    assert [o.model_calls for o in outcomes] == [1, 1, 2]  # a chart also asks for its title
+    # A chart's title costs no model request.
+    assert [o.model_calls for o in outcomes] == [1, 1, 1]
     assert outcomes[1].answers == [unfence(MODEL_FILTER)]
     assert summary(outcomes) == "filter: 1 of 2 work\nchart: 1 of 1 work"
     assert len(lines) == 3

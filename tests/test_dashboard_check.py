@@ -1,0 +1,249 @@
+"""The dashboard provider runs the model's code before the dashboard gets it.
+
+Unit tests of the V8 check on the synthetic study and on a storage's study, then the provider
+behind optuna-dashboard's own HTTP endpoints with a scripted model: a function that throws, one
+that does not parse and one that changes its input are each sent back with the problem and the
+fixed answer is what the dashboard gets; a chart's title costs no model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import json
+from pathlib import Path
+import re
+from typing import Any
+import urllib.request
+
+import pytest
+
+from benchmarks.dashboard_llm import DEMO_STUDY
+from benchmarks.dashboard_llm import build_demo_study
+from optuna_llm._dashboard import prompts
+from optuna_llm._dashboard.check import check
+from optuna_llm._dashboard.studies import study_details
+from optuna_llm.dashboard import DashboardLLM
+from optuna_llm.dashboard import DashboardServer
+from optuna_llm.testing import ChatCall
+from optuna_llm.testing import ScriptedLLMServer
+
+
+GOOD_FILTER = """function (trial) {
+  return trial.params.find(p => p.name === "booster")?.param_external_value === "dart";
+}"""
+THROWING_FILTER = "function (trial) { return trial.values[0] < 0.2; }"
+UNPARSABLE_FILTER = "function (trial: any) { return trial.number < 5; }"
+MUTATING_FILTER = "function (trial) { trial.number = trial.number + 1; return true; }"
+INVENTED_FIELD_FILTER = 'function (trial) { return trial.distribution?.type === "dart"; }'
+ENDLESS_FILTER = "function (trial) { while (true) {} }"
+GOOD_CHART = """function (study) {
+  const done = study.trials.filter(t => t.state === "Complete");
+  return [{type: "scatter", x: done.map(t => t.number), y: done.map(t => t.values[0])}];
+}"""
+SORTING_CHART = """function (study) {
+  const done = study.trials.sort((a, b) => a.number - b.number);
+  return [{type: "scatter", x: done.map(t => t.number), y: done.map(t => t.number)}];
+}"""
+EMPTY_CHART = 'function (study) { return [{type: "box", x: [], y: []}]; }'
+
+
+@pytest.fixture(scope="module")
+def demo_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
+    storage = f"sqlite:///{tmp_path_factory.mktemp('check') / 'demo.db'}"
+    build_demo_study(storage)
+    return storage
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> list[dict[str, Any]]:
+    return study_details(None)
+
+
+def test_the_synthetic_study_has_every_state_and_parameter_type(
+    synthetic: list[dict[str, Any]],
+) -> None:
+    (study,) = synthetic
+    assert {t["state"] for t in study["trials"]} == {
+        "Complete",
+        "Pruned",
+        "Fail",
+        "Running",
+        "Waiting",
+    }
+    kinds = {p["distribution"]["type"] for t in study["trials"] for p in t["params"]}
+    assert kinds == {"FloatDistribution", "IntDistribution", "CategoricalDistribution"}
+    assert all("values" not in t for t in study["trials"] if t["state"] != "Complete")
+
+
+def test_the_storages_own_trials_are_what_the_check_runs_on(demo_storage: str) -> None:
+    (study,) = study_details(demo_storage)
+    assert study["name"] == DEMO_STUDY and len(study["trials"]) == 30
+    # The dashboard's own shape: user attributes as a key/value list, external values as text.
+    first = study["trials"][0]
+    assert {"key", "value"} <= set(first["user_attrs"][0])
+    assert all(isinstance(p["param_external_value"], str) for p in first["params"])
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (THROWING_FILTER, "TypeError: Cannot read properties of undefined"),
+        (UNPARSABLE_FILTER, "does not parse as JavaScript: SyntaxError"),
+        (MUTATING_FILTER, "must not modify its input"),
+        (INVENTED_FIELD_FILTER, "fields that the trials do not have: trial.distribution"),
+        (ENDLESS_FILTER, "did not finish within 2 s"),
+        ('"not a function"', "not a function but string"),
+    ],
+)
+def test_a_filter_that_cannot_run_on_the_trials_is_named_with_its_problem(
+    demo_storage: str, code: str, problem: str
+) -> None:
+    verdict = check("filter", code, study_details(demo_storage))
+    assert not verdict.runs
+    assert problem in str(verdict.problem)
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (SORTING_CHART, "must not modify its input"),
+        (EMPTY_CHART, "returned no data"),
+        ("function (study) { return {x: [1]}; }", "not an array of Plotly traces"),
+        ("function (study) { return [{x: [1, 2], y: [1]}]; }", "differ in length (2 and 1)"),
+        (
+            "function (study) { const a = []; while (true) a.push(new Array(1e6).fill(1)); }",
+            "more than 128 MB",
+        ),
+    ],
+)
+def test_a_chart_that_cannot_run_or_draws_nothing_is_named_with_its_problem(
+    synthetic: list[dict[str, Any]], code: str, problem: str
+) -> None:
+    verdict = check("chart", code, synthetic)
+    assert problem in str(verdict.problem)
+
+
+@pytest.mark.parametrize(("kind", "code"), [("filter", GOOD_FILTER), ("chart", GOOD_CHART)])
+def test_a_function_that_runs_passes(
+    demo_storage: str, synthetic: list[dict[str, Any]], kind: Any, code: str
+) -> None:
+    assert check(kind, code, study_details(demo_storage)).runs
+    assert check(kind, code, synthetic).runs
+
+
+def test_a_filter_may_use_the_whole_trial_list_for_top_n(demo_storage: str) -> None:
+    top = """function (trial, index, trials) {
+      const best = [...trials].filter(t => t.state === "Complete")
+        .sort((a, b) => a.values[0] - b.values[0]).slice(0, 3).map(t => t.number);
+      return best.includes(trial.number);
+    }"""
+    assert check("filter", top, study_details(demo_storage)).runs
+
+
+def test_the_title_is_the_request_without_a_model_call() -> None:
+    assert prompts.title_for("box plot of accuracy per criterion.") == (
+        "Box plot of accuracy per criterion"
+    )
+    long = prompts.title_for("scatter of the learning rate against the objective, log scale x")
+    assert len(long) <= prompts.MAX_TITLE_CHARACTERS and long.endswith("…")
+
+
+class Scripted:
+    """Answers the filter and chart prompts from lists, one answer per request, in order."""
+
+    def __init__(self, filters: list[str], charts: list[str] | None = None) -> None:
+        self.filters = list(filters)
+        self.charts = list(charts or [])
+
+    def __call__(self, call: ChatCall) -> str:
+        if prompts.kind_of(call.prompt) == "filter":
+            return self.filters.pop(0)
+        return self.charts.pop(0)
+
+
+@pytest.fixture
+def dashboard(demo_storage: str) -> Iterator[tuple[ScriptedLLMServer, str, Scripted]]:
+    script = Scripted([])
+    with ScriptedLLMServer(script) as server:
+        provider = DashboardLLM(server.client(), server.model, storage=demo_storage)
+        with DashboardServer(demo_storage, provider, port=0) as dash:
+            yield server, dash.url.removesuffix("dashboard/"), script
+
+
+def _post(root: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{root}api/llm/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [
+        (THROWING_FILTER, "TypeError"),
+        (UNPARSABLE_FILTER, "SyntaxError"),
+        (MUTATING_FILTER, "must not modify its input"),
+    ],
+)
+def test_a_broken_filter_is_sent_back_and_the_dashboard_gets_the_fixed_one(
+    dashboard: tuple[ScriptedLLMServer, str, Scripted], broken: str, problem: str
+) -> None:
+    server, root, script = dashboard
+    script.filters[:] = [broken, GOOD_FILTER]
+    answer = _post(root, "trial_filter_query", {"user_query": "trials that used dart"})
+    assert answer["trial_filtering_func_str"] == GOOD_FILTER
+    first, second = server.requests
+    # The model saw the notes and the study's parameters, then its own code and the problem.
+    assert "Notes on these trials" in first.prompt
+    assert re.search(r'booster \(one of "\w+", "\w+", "\w+"\)', first.prompt)
+    assert "lower is better" in first.prompt
+    assert broken in second.prompt and problem in second.prompt
+    assert second.prompt.count("failed with the following error message") == 1
+
+
+def test_a_broken_chart_is_sent_back_and_its_title_costs_no_model_call(
+    dashboard: tuple[ScriptedLLMServer, str, Scripted],
+) -> None:
+    server, root, script = dashboard
+    script.charts[:] = [EMPTY_CHART, GOOD_CHART]
+    answer = _post(root, "generate_plotly_graph_query", {"user_query": "objective by trial"})
+    assert answer["generate_plotly_graph_func_str"] == GOOD_CHART
+    assert answer["generate_plotly_graph_title"] == "Objective by trial"
+    assert len(server.requests) == 2
+    assert "returned no data" in server.requests[1].prompt
+
+
+def test_when_the_attempts_run_out_the_dashboard_gets_the_last_answer(
+    dashboard: tuple[ScriptedLLMServer, str, Scripted],
+) -> None:
+    server, root, script = dashboard
+    script.filters[:] = [THROWING_FILTER, UNPARSABLE_FILTER, MUTATING_FILTER]
+    answer = _post(root, "trial_filter_query", {"user_query": "the best trials"})
+    assert answer["trial_filtering_func_str"] == MUTATING_FILTER
+    assert len(server.requests) == 3
+
+
+def test_the_dashboards_own_retry_gets_the_notes_and_one_failure_message(
+    dashboard: tuple[ScriptedLLMServer, str, Scripted],
+) -> None:
+    server, root, script = dashboard
+    script.filters[:] = [GOOD_FILTER]
+    last = {"func_str": "function (t) { return t.x; }", "error_message": "ReferenceError: x"}
+    body = {"user_query": "dart trials", "last_response": last}
+    assert _post(root, "trial_filter_query", body)["trial_filtering_func_str"] == GOOD_FILTER
+    (call,) = server.requests
+    assert "Notes on these trials" in call.prompt and "ReferenceError: x" in call.prompt
+
+
+def test_bad_limits_are_refused(tmp_path: Path) -> None:
+    with ScriptedLLMServer([]) as server:
+        client = server.client()
+    with pytest.raises(ValueError, match="attempts"):
+        DashboardLLM(client, "m", attempts=0)
+    with pytest.raises(ValueError, match="check_seconds"):
+        DashboardLLM(client, "m", check_seconds=0)
