@@ -474,7 +474,7 @@ class DashboardPage:
                 # The dialog may close between the look and the click.
                 with contextlib.suppress(PlaywrightError):
                     allow.first.click(timeout=2000)
-            quiet = quiet + 1 if not asking and not self._asking and button.is_enabled() else 0
+            quiet = quiet + 1 if not asking and not self._asking and _enabled(button) else 0
             if quiet >= 4:
                 return None
             page.wait_for_timeout(250)
@@ -497,6 +497,16 @@ class DashboardPage:
     def _error_text(self) -> str | None:
         notices = self.page.locator("#notistack-snackbar").all_inner_texts()
         return "; ".join(notices) if notices else None
+
+
+def _enabled(button: Any) -> bool:
+    """Whether the button is there and enabled; the page may re-render it between looks."""
+    from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415
+
+    try:
+        return bool(button.is_enabled(timeout=2000))
+    except PlaywrightError:
+        return False
 
 
 @contextlib.contextmanager
