@@ -678,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         storage = f"sqlite:///{folder}/demo.db"
         study = (held_out.build_study if args.held_out else build_demo_study)(storage)
-        with dashboard_llm(args.base_url, args.model) as provider:
+        with dashboard_llm(args.base_url, args.model, storage=storage) as provider:
             outcomes = measure(
                 provider,
                 storage,
