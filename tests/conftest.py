@@ -59,6 +59,16 @@ def random_server() -> Iterator[ScriptedLLMServer]:
 
 
 @pytest.fixture(scope="module")
+def demo_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite storage holding the dashboard benchmark's 30-trial demo study."""
+    from benchmarks.dashboard_llm import build_demo_study  # noqa: PLC0415 - only these tests
+
+    storage = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'demo.db'}"
+    build_demo_study(storage)
+    return storage
+
+
+@pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server for the module's tests; the URL of an empty database."""
     try:

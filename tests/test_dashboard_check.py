@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import json
-from pathlib import Path
 import re
 from typing import Any
 import urllib.request
@@ -18,7 +17,6 @@ import urllib.request
 import pytest
 
 from benchmarks.dashboard_llm import DEMO_STUDY
-from benchmarks.dashboard_llm import build_demo_study
 from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.studies import study_details
@@ -45,13 +43,6 @@ SORTING_CHART = """function (study) {
   return [{type: "scatter", x: done.map(t => t.number), y: done.map(t => t.number)}];
 }"""
 EMPTY_CHART = 'function (study) { return [{type: "box", x: [], y: []}]; }'
-
-
-@pytest.fixture(scope="module")
-def demo_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
-    storage = f"sqlite:///{tmp_path_factory.mktemp('check') / 'demo.db'}"
-    build_demo_study(storage)
-    return storage
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +231,7 @@ def test_the_dashboards_own_retry_gets_the_notes_and_one_failure_message(
     assert "Notes on these trials" in call.prompt and "ReferenceError: x" in call.prompt
 
 
-def test_bad_limits_are_refused(tmp_path: Path) -> None:
+def test_bad_limits_are_refused() -> None:
     with ScriptedLLMServer([]) as server:
         client = server.client()
     with pytest.raises(ValueError, match="attempts"):

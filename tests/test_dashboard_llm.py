@@ -31,7 +31,6 @@ from benchmarks.dashboard_llm import DEMO_STUDY
 from benchmarks.dashboard_llm import FILTER_QUERIES
 from benchmarks.dashboard_llm import DashboardPage
 from benchmarks.dashboard_llm import browser
-from benchmarks.dashboard_llm import build_demo_study
 from benchmarks.dashboard_llm import chromium_path
 from benchmarks.dashboard_llm import judge_chart
 from benchmarks.dashboard_llm import judge_filter
@@ -76,13 +75,6 @@ def _require_browser() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(str(missing))
     pytest.skip(str(missing))
-
-
-@pytest.fixture(scope="module")
-def demo_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
-    storage = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'demo.db'}"
-    build_demo_study(storage)
-    return storage
 
 
 @pytest.fixture(scope="module")
