@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 import os
-import threading
 from typing import Any
 
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import TPESampler
-from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -28,7 +26,6 @@ from optuna_llm._classical import fallback_name
 from optuna_llm._model.client import ClientLike
 from optuna_llm._model.client import make_client
 from optuna_llm._model.proposer import Proposer
-from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._strategies.guided import GuidedStrategy
 from optuna_llm._strategies.guided import draw_seed
 from optuna_llm._strategies.guided import start_hold_seconds
@@ -39,13 +36,14 @@ from optuna_llm._study.trial_attrs import record_provenance
 from optuna_llm._study.tried import contains
 from optuna_llm._trial.context import TrialContexts
 from optuna_llm._trial.proposal import Proposals
+from optuna_llm._trial.proposal import RequestSeeds
 from optuna_llm.budget import Budget
 from optuna_llm.budget import Usage
 from optuna_llm.guide import Guide
 from optuna_llm.schedules import ScheduleFn
 
 
-class LLMSampler(PicklesWithoutLock, BaseSampler):
+class LLMSampler(BaseSampler):
     """A sampler that combines a language model's knowledge with a classical sampler.
 
     By default (no ``schedule``) the model is asked once for the recommended starting
@@ -182,7 +180,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         )
         if isinstance(fallback_sampler, LLMSampler):
             raise ValueError("`fallback_sampler` cannot be another LLMSampler.")
-        self._rng = LazyRandomState(seed)
+        self._seeds = RequestSeeds(seed)
         self._fallback = fallback_sampler or (
             TPESampler(seed=seed) if schedule is not None else ClassicalSampler(seed=seed)
         )
@@ -218,9 +216,10 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
             related=RelatedStudies(related_studies),
             known_space=search_space or {},
             descriptions=param_descriptions or {},
+            seeds=self._seeds,
+            background_seconds=timeout * (max_retries + 1),
         )
         self._contexts = TrialContexts()
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -233,8 +232,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
 
         Optuna calls this with ``n_jobs > 1``; the prior's seed is the study's, kept with it.
         """
-        with self._lock:
-            self._rng.rng.seed()
+        self._seeds.reseed()
         self._fallback.reseed_rng()
 
     @property
@@ -262,7 +260,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         fallback_space = self._fallback.infer_relative_search_space(study, trial)
         context = self._contexts.get(trial._trial_id)
         context.fallback_space = fallback_space
-        if not self._proposals.turn(study, trial, context).uses_model:
+        if not self._proposals.turn(study, trial, context).samples_every_parameter:
             return fallback_space
         specs = self._proposals.specs(study, context)
         return {**{name: spec.distribution for name, spec in specs.items()}, **fallback_space}
@@ -277,8 +275,7 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         """
         if not search_space:
             return {}
-        with self._lock:
-            seed = int(self._rng.rng.randint(0, 2**31 - 1))
+        seed = self._seeds.next()
         context = self._contexts.get(trial._trial_id)
         return self._proposals.sample(study, trial, search_space, context, seed)
 
@@ -313,11 +310,13 @@ class LLMSampler(PicklesWithoutLock, BaseSampler):
         Writes the trial's ``llm:*`` user attributes and, when optuna-dashboard is installed,
         its note; logs one line when the fallback proposed; tells the strategy what came of
         the trial; and waits, at most ``timeout`` seconds, for a request sent ahead with
-        ``prefetch``.
+        ``prefetch``, and for a request the trial sent in the background (the model's start)
+        as long as that request with its retries may take.
         """
         self._fallback.after_trial(study, trial, state, values)
         context = self._contexts.pop(trial._trial_id)
         self._proposer.finish(trial.number)
+        self._proposals.finish(trial.number, context)
         if context is None or context.turn is None:
             return
         used = bool(context.answer.params)

@@ -1,17 +1,19 @@
 """How the default LLMSampler combines the model with a classical sampler.
 
 The model is asked, once per study, for what a small model knows best: the recommended
-starting configuration for the task. That configuration is tested as one trial of the
-classical sampler's own start-up, beside its random trials and any trial the user enqueued
-with ``study.enqueue_trial``. Only once the study confirms a guess (the model's start or an
-enqueued trial is the best so far, having beaten another trial) are some start-up trials drawn
-from a prior around the best trial, and the prior fades as the study grows, as in πBO; as soon
-as a trial of the classical sampler does better, nothing more is drawn around the guesses.
-After the start-up the classical sampler is in charge. With ``ask_every``, the model is also
-shown the best trials and the classical sampler's candidate every ``ask_every`` trials, and
-its proposal replaces the candidate only when it is not a near-repeat and its nearest
-evaluated neighbour is among the better half. A flat history (the last ``flat_window``
-values all equal) stops the model: the classical sampler explores instead.
+starting configuration for the task. No trial waits for the answer: one trial asks in the
+background and runs the classical sampler's values, and the first trial created after the
+answer runs the start, as one trial of the classical sampler's own start-up, beside its
+random trials and any trial the user enqueued with ``study.enqueue_trial``. Only once the
+study confirms a guess (the model's start or an enqueued trial is the best so far, having
+beaten another trial) are some start-up trials drawn from a prior around the best trial, and
+the prior fades as the study grows, as in πBO; as soon as a trial of the classical sampler
+does better, nothing more is drawn around the guesses. After the start-up the classical
+sampler is in charge. With ``ask_every``, the model is also shown, in the background, the
+best trials and the classical sampler's candidate every ``ask_every`` trials, and its
+proposal replaces the next trial's candidate only when it is not a near-repeat and its
+nearest evaluated neighbour is among the better half. A flat history (the last
+``flat_window`` values all equal) stops the model: the classical sampler explores instead.
 
 See [why this design][why-this-design] for the evidence behind each choice.
 

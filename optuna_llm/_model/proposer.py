@@ -102,6 +102,11 @@ class ModelAsk:
     spare: bool = True
     ask_ahead: bool = False
 
+    @property
+    def shows_candidate(self) -> bool:
+        """Whether the request shows the classical sampler's candidate for the trial."""
+        return self.question == "challenge"
+
 
 @dataclass(frozen=True)
 class ProposalRequest:

@@ -4,15 +4,19 @@ prior drawn around what the study confirms.
 Each trial is one of
 
 - the **start**: the model is asked, once per study, for the recommended starting
-  configuration (or the library's defaults, with ``Guide(start="defaults")``). It is asked as
-  before the study's first trial, and runs as one trial of the classical sampler's start-up;
-  a trial the user enqueued is never the start's;
+  configuration (or the library's defaults, with ``Guide(start="defaults")``), as before the
+  study's first trial. No trial waits for it: the first trial that knows the parameters sends
+  the request in the background and runs as the classical sampler's meanwhile, and the first
+  trial created after the answer runs the start, as one trial of the classical sampler's
+  start-up; a trial the user enqueued may ask, but never runs the start;
 - a **prior draw**: a start-up trial drawn, without a request, from a prior around the study's
   best trial, but only while that trial is a guess the study confirmed: the model's start, an
   enqueued trial or a draw around one, that has beaten another trial (``confirmation``). The
   prior fades as the study grows;
-- a **challenge**, with ``ask_every``: after the start-up, the model is shown the classical
-  sampler's candidate and may replace it (the rules are in ``challenges``);
+- a **challenge**, with ``ask_every``: after the start-up, the model is shown, in the
+  background, the candidate the classical sampler gives the challenging trial, and the first
+  trial created after the answer runs its challenger instead of its own classical candidate
+  unless a rule turns it down (the rules are in ``challenges``);
 - the classical sampler's, otherwise: its own random start-up, then its model.
 
 Every decision is read from the study's storage, never from this process's memory, so that
@@ -23,11 +27,13 @@ system attributes on the trials that asked the model:
   once it gave the claim up to a rival;
 - ``llm:start``: the model's start, the prior's seed and when the answer came, on the trial
   whose request for the start the endpoint answered (no values when the answer was unusable).
-  The start-up is the trials created after the answer, in the order of their numbers: trials
-  that other workers began while the start was asked for stay the classical sampler's, and
-  the start-up keeps all its trials however many workers there are;
-- ``llm:did_well``: on a challenge's trial once it ended, whether its proposal was used and
-  did well.
+  The start-up is the trials created after the answer, in the order of their numbers, the
+  first of them the user did not enqueue running the start: trials that other workers began
+  while the start was asked for stay the classical sampler's, and the start-up keeps all its
+  trials however many workers there are;
+- ``llm:challenge``: the model's challenger and when the answer came, on the trial that asked;
+- ``llm:did_well``: on the trial that ran a challenger, once it ended, whether the challenger
+  was used and did well.
 
 A claim is written first and the study read again afterwards: a worker that then sees a rival
 claim of the same turn gives its own up. Of two workers claiming at once at least one sees
@@ -38,9 +44,11 @@ when both see each other both give up, and a later trial claims the turn again.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from collections.abc import Sequence
 import dataclasses
 from dataclasses import dataclass
+from dataclasses import field
 import datetime
 import heapq
 import math
@@ -48,6 +56,7 @@ import random
 import threading
 from typing import Any
 
+from optuna.distributions import BaseDistribution
 from optuna.study import Study
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
@@ -67,15 +76,19 @@ from optuna_llm._strategies.confirmation import is_enqueued
 from optuna_llm._strategies.prior_draws import PriorDraw
 from optuna_llm._strategies.turn import Strategy
 from optuna_llm._strategies.turn import Turn
+from optuna_llm._study.ledger import usage_of
 from optuna_llm._study.trial_attrs import fresh_trials
 from optuna_llm._study.trial_attrs import read_record
 from optuna_llm._study.trial_attrs import write_record
+from optuna_llm._study.tried import contains
+from optuna_llm.budget import Usage
 from optuna_llm.guide import Guide
 
 
 TURN_KEY = "llm:turn"
 START_KEY = "llm:start"
 DID_WELL_KEY = "llm:did_well"
+CHALLENGE_KEY = "llm:challenge"
 # The start is asked, again after an outage, until this many times the warm-up's trials.
 START_UP_FACTOR = 4
 
@@ -101,6 +114,14 @@ _UNCONFIRMED = (
     "a start-up trial of the classical sampler: the study's best trial is not the model's "
     "start, an enqueued trial or a draw around one"
 )
+_ASKING = (
+    "a start-up trial of the classical sampler, while the model is asked for its start in the "
+    "background"
+)
+_CHALLENGING = (
+    "the classical sampler's candidate, which the model is asked to challenge in the "
+    "background for a later trial"
+)
 _FLAT = (
     "the history is flat (the last values are all equal): the classical sampler explores "
     "instead of the model"
@@ -116,18 +137,68 @@ class Start:
     params: dict[str, Any]
     seed: int
     answered_at: datetime.datetime | None = None
+    rationale: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+    def as_draw(self) -> Answered:
+        """The start as the values of the trial that runs it."""
+        return Answered("the model's start", self.number, self.params, self.rationale, self.usage)
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """The model's answer to a challenge: the trial that asked, the proposal (empty when the
+    answer was unusable), its rationale, and when the answer came."""
+
+    number: int
+    params: dict[str, Any]
+    rationale: str = ""
+    answered_at: datetime.datetime | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def as_draw(self) -> Answered:
+        """The challenger as the values of the trial that runs it."""
+        what = "the model's challenger"
+        return Answered(what, self.number, self.params, self.rationale, self.usage)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The model's answer to a request sent in the background, as one later trial's values: a
+    draw that needs no request. ``what`` says which answer it is when the model gave no
+    rationale; what the request cost is shown on the trial that uses the answer."""
+
+    what: str
+    asked_by: int
+    params: Mapping[str, Any]
+    rationale: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def name(self) -> str:
+        return self.rationale or f"{self.what}, asked for by trial {self.asked_by}"
+
+    def values(self, distributions: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in self.params.items()
+            if name in distributions and contains(distributions[name], value)
+        }
 
 
 @dataclass(frozen=True)
 class PlanRecord:
     """What the study's trials say of the plan: the start, the trials asking for it now, the
-    challenges so far, and the trials of the warm-up and after (those created after the
-    start's answer), by number."""
+    challenges so far, the trials of the warm-up and after (those created after the start's
+    answer), by number, the one of them that runs the start, and the trials that run a
+    challenger, with it."""
 
     start: Start | None
     asking: tuple[int, ...]
     challenges: tuple[Challenge, ...]
     after_start: tuple[int, ...] = ()
+    runner: int | None = None
+    challengers: tuple[tuple[int, Challenger], ...] = ()
 
 
 def read_plan(
@@ -135,10 +206,17 @@ def read_plan(
 ) -> PlanRecord:
     """The plan as ``trials`` record it. A trial asking for the start counts until it ends, or
     for ``hold_seconds`` after it began (its worker may have died on a storage without a
-    heartbeat)."""
+    heartbeat).
+
+    An answer sent in the background is run by the first trial the user did not enqueue
+    among those created after it came (:func:`runner_of`). A challenge did well when the
+    trial that ran its challenger says so; it is under way while it is asked for or its
+    challenger waits for its trial or runs, and did not do well otherwise.
+    """
     starts: list[Start] = []
     asking: list[int] = []
     challenges: list[Challenge] = []
+    challengers: list[tuple[int, Challenger]] = []
     for trial in trials:
         turn = read_record(trial, TURN_KEY)
         if turn == "start":
@@ -148,14 +226,57 @@ def read_plan(
             elif trial.state == TrialState.RUNNING and not _stale(trial, now, hold_seconds):
                 asking.append(trial.number)
         elif turn == "challenge":
-            did_well = read_record(trial, DID_WELL_KEY)
-            if not isinstance(did_well, bool):
-                # A challenge that ended unjudged (its worker died) did not do well.
-                did_well = None if trial.state == TrialState.RUNNING else False
+            did_well, challenger = _challenge_outcome(trial, trials)
             challenges.append(Challenge(trial.number, did_well))
+            if challenger is not None:
+                challengers.append(challenger)
     start = min(starts, key=lambda s: s.number) if starts else None
-    after = sorted(t.number for t in trials if start is not None and _after(t, start))
-    return PlanRecord(start, tuple(asking), tuple(challenges), tuple(after))
+    after = [t for t in trials if start is not None and _after(t, start.number, start.answered_at)]
+    after.sort(key=lambda t: t.number)
+    runner = None
+    if start is not None and start.params:
+        runner = runner_of(trials, start.number, start.answered_at)
+    return PlanRecord(
+        start,
+        tuple(asking),
+        tuple(challenges),
+        tuple(t.number for t in after),
+        None if runner is None else runner.number,
+        tuple(challengers),
+    )
+
+
+def runner_of(
+    trials: Sequence[FrozenTrial], asked_by: int, answered_at: datetime.datetime | None
+) -> FrozenTrial | None:
+    """The trial that runs an answer to trial ``asked_by``'s request: the first, by number,
+    of those created after the answer that the user did not enqueue."""
+    after = [t for t in trials if _after(t, asked_by, answered_at) and not is_enqueued(t)]
+    return min(after, key=lambda t: t.number, default=None)
+
+
+def _challenge_outcome(
+    trial: FrozenTrial, trials: Sequence[FrozenTrial]
+) -> tuple[bool | None, tuple[int, Challenger] | None]:
+    """Whether trial ``trial``'s challenge did well (None while under way), and the trial
+    that runs its challenger, with it, while that trial has not ended."""
+    record = read_record(trial, CHALLENGE_KEY)
+    if not isinstance(record, dict):
+        # Not answered: asking while the trial runs; the endpoint never answered once it ended.
+        return (None if trial.state == TrialState.RUNNING else False), None
+    challenger = _recorded_answer(trial.number, record)
+    if not challenger.params:
+        return False, None
+    runner = runner_of(trials, trial.number, challenger.answered_at)
+    if runner is None:
+        return None, None
+    did_well = read_record(runner, DID_WELL_KEY)
+    if isinstance(did_well, bool):
+        return did_well, None
+    if runner.state == TrialState.RUNNING:
+        return None, (runner.number, challenger)
+    # Its trial ended unjudged (its worker died, or it was not the model's turn after all).
+    return False, None
 
 
 def plan_turn(
@@ -178,20 +299,26 @@ def plan_turn(
             return Turn(note="the model's start is not known yet")
         if number >= START_UP_FACTOR * guide.warmup_trials:
             return Turn(note="the model gave no start during the study's start-up")
-        if enqueued:
-            return Turn(note="the user enqueued the trial's values")
-        return Turn(ask=DEFAULTS_ASK if guide.start == "defaults" else START_ASK)
+        ask = DEFAULTS_ASK if guide.start == "defaults" else START_ASK
+        note = "the user enqueued the trial's values" if enqueued else _ASKING
+        return Turn(background=ask, note=note)
     position = bisect.bisect_left(plan.after_start, number)
     if plan.after_start[position : position + 1] != (number,):
         return Turn(note="the trial began before the model's start was known")
-    slot = position + 1
+    if number == plan.runner:
+        return Turn(draw=start.as_draw())
+    # Slot 0 is the start's trial; without a usable start, the trial that asked for it.
+    origin = -1 if plan.runner is None else plan.after_start.index(plan.runner)
+    slot = position - origin
+    if slot <= 0:
+        return Turn(note="the user enqueued the trial's values")
     flat = is_flat(_recent_values(finished, guide.flat_window), guide.flat_window)
     if slot < guide.warmup_trials:
         if not guide.is_prior_draw(slot):
             return Turn(note="a start-up trial of the classical sampler")
         if flat:
             return Turn(note=_FLAT)
-        centre = confirmed_centre(finished, directions, start.number)
+        centre = confirmed_centre(finished, directions, plan.runner)
         if centre is None:
             return Turn(note=_UNCONFIRMED)
         index = sum(guide.is_prior_draw(s) for s in range(1, slot))
@@ -203,9 +330,12 @@ def plan_turn(
         return Turn(note="the classical sampler's turn")
     if flat:
         return Turn(note=_FLAT)
-    first, every = plan.after_start[guide.warmup_trials - 1], max(guide.ask_every, 1)
-    if challenge_due(number, first, every, plan.challenges):
-        return Turn(ask=CHALLENGE_ASK, screen=turned_down)
+    challenger = dict(plan.challengers).get(number)
+    if challenger is not None:
+        return Turn(draw=challenger.as_draw(), screen=turned_down)
+    first = plan.after_start[origin + guide.warmup_trials]
+    if challenge_due(number, first, max(guide.ask_every, 1), plan.challenges):
+        return Turn(background=CHALLENGE_ASK, note=_CHALLENGING)
     return Turn(note="the classical sampler's turn")
 
 
@@ -250,17 +380,25 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
                 directions=study.directions,
                 enqueued=is_enqueued(trial),
             )
-            if turn.ask is None or self._claimed(study, trial, _kind(turn)):
+            if turn.background is None or self._claimed(study, trial, _kind(turn)):
                 return turn
             return Turn(note="another worker claimed the model's turn at the same moment")
 
     def proposed(self, study: Study, trial: FrozenTrial, turn: Turn, answer: Answer) -> None:
-        """Record the model's start once the endpoint has answered the request for it."""
-        if turn.ask is None or _kind(turn) != "start" or not answer.answered:
+        """Record the model's start or challenger on the asking trial once the endpoint has
+        answered; a later trial runs it."""
+        if turn.background is None or not answer.answered:
             return
-        answered_at = datetime.datetime.now().isoformat(timespec="microseconds")
-        record = {"params": answer.params, "seed": self._draw_seed, "answered_at": answered_at}
-        write_record(study._storage, trial, START_KEY, record)
+        record: dict[str, Any] = {
+            "params": answer.params,
+            "rationale": answer.rationale,
+            "answered_at": datetime.datetime.now().isoformat(timespec="microseconds"),
+            "usage": dataclasses.asdict(answer.usage),
+        }
+        if _kind(turn) == "start":
+            write_record(study._storage, trial, START_KEY, {**record, "seed": self._draw_seed})
+        else:
+            write_record(study._storage, trial, CHALLENGE_KEY, record)
 
     def finished(
         self,
@@ -272,8 +410,9 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        """Record how a challenge did: its proposal was used and did well, or not."""
-        if turn.ask is None or _kind(turn) != "challenge":
+        """Record, on the trial that ran a challenger, how the challenge did: its proposal was
+        used and did well, or not."""
+        if turn.screen is None:
             return
         trials = study._get_trials(deepcopy=False, use_cache=False)
         complete_values = values if state == TrialState.COMPLETE else None
@@ -302,30 +441,48 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
 
 def _kind(turn: Turn) -> str:
     """The turn a request is for, as ``llm:turn`` records it: ``start`` or ``challenge``."""
-    return "challenge" if turn.ask is not None and turn.ask.question == "challenge" else "start"
+    request = turn.background
+    return "challenge" if request is not None and request.question == "challenge" else "start"
 
 
 def _start(number: int, record: dict[str, Any]) -> Start:
-    params, seed, answered_at = (record.get(k) for k in ("params", "seed", "answered_at"))
+    seed = record.get("seed")
+    answered = _recorded_answer(number, record)
+    return Start(
+        number,
+        answered.params,
+        seed if isinstance(seed, int) else 0,
+        answered.answered_at,
+        answered.rationale,
+        answered.usage,
+    )
+
+
+def _recorded_answer(number: int, record: dict[str, Any]) -> Challenger:
+    params, rationale, answered_at, usage = (
+        record.get(k) for k in ("params", "rationale", "answered_at", "usage")
+    )
     try:
         when = datetime.datetime.fromisoformat(answered_at) if answered_at else None
     except (TypeError, ValueError):
         when = None
-    return Start(
+    return Challenger(
         number,
         dict(params) if isinstance(params, dict) else {},
-        seed if isinstance(seed, int) else 0,
+        rationale if isinstance(rationale, str) else "",
         when,
+        usage_of(usage) if isinstance(usage, dict) else Usage(),
     )
 
 
-def _after(trial: FrozenTrial, start: Start) -> bool:
-    """Whether ``trial`` was created after the start's answer (Optuna's trial start times and
-    the record are both the local time of the machine that wrote them)."""
-    if trial.number <= start.number:
+def _after(trial: FrozenTrial, asked_by: int, answered_at: datetime.datetime | None) -> bool:
+    """Whether ``trial`` was created after the answer to trial ``asked_by``'s request
+    (Optuna's trial start times and the record are both the local time of the machine that
+    wrote them)."""
+    if trial.number <= asked_by:
         return False
     began = trial.datetime_start
-    return start.answered_at is None or began is None or began > start.answered_at
+    return answered_at is None or began is None or began > answered_at
 
 
 def _stale(trial: FrozenTrial, now: datetime.datetime, hold_seconds: float) -> bool:

@@ -26,6 +26,7 @@ from optuna.distributions import CategoricalDistribution
 
 from optuna_llm._strategies.unit_interval import from_unit
 from optuna_llm._strategies.unit_interval import to_unit
+from optuna_llm.budget import Usage
 
 
 CHOICE_WEIGHT = 0.5
@@ -45,6 +46,11 @@ class PriorDraw:
     n_draws: int
     seed: int
     around: int | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """Nothing: a draw needs no request."""
+        return Usage()
 
     @property
     def name(self) -> str:

@@ -24,6 +24,7 @@ from optuna_llm._model.proposer import Answer
 from optuna_llm._model.proposer import ModelAsk
 from optuna_llm._study.trial_attrs import Source
 from optuna_llm._study.tried import Snapshot
+from optuna_llm.budget import Usage
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ class Draw(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def usage(self) -> Usage:
+        """What asking for the values cost, if a request gave them: shown on the trial that
+        uses them."""
+        ...
+
     def values(self, distributions: Mapping[str, BaseDistribution]) -> dict[str, Any]: ...
 
 
@@ -65,6 +72,10 @@ class Turn:
     With a ``screen``, the model is shown the classical sampler's candidate, and its proposal
     replaces the candidate only when the screen finds nothing against it. ``label`` is the
     ``llm:source`` of values that did not come from the classical sampler.
+
+    ``background`` is a request sent as the trial begins (once its values are known, when it
+    shows the classical sampler's candidate) and answered while it runs, for a later trial to
+    use: the trial itself does not wait for it, and runs the classical sampler's values.
     """
 
     ask: ModelAsk | None = None
@@ -72,11 +83,19 @@ class Turn:
     screen: Screen | None = None
     label: Source = "llm"
     note: str | None = None
+    background: ModelAsk | None = None
 
     @property
     def uses_model(self) -> bool:
-        """Whether the model or its draw proposes: the sampler widens the trial's space."""
+        """Whether the model or its draw proposes."""
         return self.ask is not None or self.draw is not None
+
+    @property
+    def samples_every_parameter(self) -> bool:
+        """Whether the trial's relative search space is every parameter the study knows: the
+        model or its draw proposes, or a request shows the classical sampler's candidate."""
+        shown = self.background is not None and self.background.shows_candidate
+        return self.uses_model or self.screen is not None or shown
 
 
 CLASSICAL = Turn()
@@ -86,7 +105,8 @@ class Strategy:
     """Decides each trial's turn, and learns from what came of it; a base class.
 
     ``decide`` runs once per trial, in ``before_trial``; ``proposed`` once the model has
-    answered the trial's request (or failed to); ``finished`` in ``after_trial``, where
+    answered the trial's request (or failed to), from another thread for a request sent in the
+    background, but before the trial ends; ``finished`` in ``after_trial``, where
     ``used`` says whether the trial used any value of the model or its draw. A strategy that
     learns nothing leaves the last two as they are.
     """

@@ -63,7 +63,7 @@ def study_totals(trials: list[FrozenTrial]) -> tuple[int, Usage]:
     claims, usage = 0, Usage()
     for trial in trials:
         booked = read_record(trial, USAGE_KEY)
-        spent = _usage_of(booked) if isinstance(booked, dict) else Usage()
+        spent = usage_of(booked) if isinstance(booked, dict) else Usage()
         claimed = read_record(trial, CLAIMS_KEY)
         # A request is claimed before it is sent only under a study-wide limit.
         claims += max(claimed if isinstance(claimed, int) else 0, spent.all_requests)
@@ -90,7 +90,8 @@ def study_usage(study: Study) -> Usage:
     return study_totals(fresh_trials(study._storage, study._study_id))[1]
 
 
-def _usage_of(record: dict[str, Any]) -> Usage:
+def usage_of(record: dict[str, Any]) -> Usage:
+    """The usage a record holds, as ``dataclasses.asdict`` wrote it; nothing when unreadable."""
     names = {field.name for field in dataclasses.fields(Usage)}
     try:
         return Usage(**{key: value for key, value in record.items() if key in names})

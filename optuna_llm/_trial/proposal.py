@@ -8,7 +8,10 @@
 - completes what the answer lacks from the classical sampler, jointly where it samples
   jointly;
 - stores the configuration on the running trial and gives it up when another worker already
-  runs it.
+  runs it;
+- sends a turn's ``background`` request in a thread of its own, as the trial begins or, when it
+  shows the classical sampler's candidate, once the trial's values are known, and waits for
+  it, bounded, before the trial ends.
 
 Everything a trial learns goes into its context; nothing here tells turns apart by name.
 """
@@ -16,16 +19,21 @@ Everything a trial learns goes into its context; nothing here tells turns apart 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+import threading
 from typing import Any
 
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
+from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
 from optuna_llm._model.proposer import Answer
 from optuna_llm._model.proposer import ProposalRequest
 from optuna_llm._model.proposer import Proposer
+from optuna_llm._pickling import PicklesWithoutLock
 from optuna_llm._strategies.turn import Strategy
 from optuna_llm._strategies.turn import Turn
 from optuna_llm._study.ledger import TrialLedger
@@ -41,8 +49,26 @@ from optuna_llm._trial.context import TrialContext
 
 ANOTHER_WORKER = "another_worker"
 
+_logger = optuna.logging.get_logger("optuna.optuna_llm")
 
-class Proposals:
+
+class RequestSeeds(PicklesWithoutLock):
+    """The ``seed`` of each request, drawn in turn from the sampler's seed; thread-safe."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._rng = LazyRandomState(seed)
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            return int(self._rng.rng.randint(0, 2**31 - 1))
+
+    def reseed(self) -> None:
+        with self._lock:
+            self._rng.rng.seed()
+
+
+class Proposals(PicklesWithoutLock):
     """Carries out the turns of one sampler's trials.
 
     Args:
@@ -52,6 +78,9 @@ class Proposals:
         related: The prompt section on related studies.
         known_space: Distributions known before the first trial.
         descriptions: A short description per parameter name.
+        seeds: The ``seed`` of a request sent in the background.
+        background_seconds: How long a trial's end waits for its background request, at
+            most: the request with all its retries.
     """
 
     def __init__(
@@ -63,6 +92,8 @@ class Proposals:
         related: RelatedStudies,
         known_space: Mapping[str, BaseDistribution],
         descriptions: Mapping[str, str],
+        seeds: RequestSeeds | None = None,
+        background_seconds: float = 60.0,
     ) -> None:
         self.fallback = fallback
         self.proposer = proposer
@@ -70,15 +101,53 @@ class Proposals:
         self._related = related
         self._known_space = dict(known_space)
         self._descriptions = dict(descriptions)
+        self._seeds = seeds or RequestSeeds(None)
+        self._background_seconds = background_seconds
+        self._background: dict[int, _SentInBackground] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Requests under way belong to the process that sent them.
+        return {**super().__getstate__(), "_background": {}}
 
     def turn(self, study: Study, trial: FrozenTrial, context: TrialContext) -> Turn:
-        """The trial's turn, decided by the strategy on first use."""
+        """The trial's turn, decided by the strategy on first use; its background request,
+        if it has one, is sent now."""
         if context.turn is None:
             has_specs = bool(self.specs(study, context))
             context.turn = self.strategy.decide(study, trial, has_specs)
             if not context.turn.uses_model:
                 context.notes.append(context.turn.note or "the classical sampler's turn")
+            background = context.turn.background
+            if background is not None and not background.shows_candidate:
+                self._send_in_background(study, trial, context.turn, self.specs(study, context))
         return context.turn
+
+    def finish(self, trial_number: int, context: TrialContext | None) -> None:
+        """Wait, bounded, for the request trial ``trial_number`` sent in the background: its
+        answer is recorded on the trial, which can take no record once it has ended. When the
+        answer is unusable, what it cost and why go into the trial's context; an error other
+        than the model's is raised here."""
+        with self._lock:
+            sent = self._background.pop(trial_number, None)
+        if sent is None:
+            return
+        sent.thread.join(self._background_seconds)
+        if sent.thread.is_alive():
+            _logger.warning(
+                f"Trial {trial_number} ends before the model answered the request it sent "
+                f"in the background ({self._background_seconds:.0f} s); its answer is lost "
+                f"and a later trial asks again."
+            )
+            return
+        if sent.error is not None:
+            raise sent.error
+        if context is None or sent.answer is None or sent.answer.params:
+            # A usable answer's cost is shown on the trial that uses it.
+            return
+        context.answer = Answer(usage=sent.answer.usage)
+        why = sent.answer.skipped or sent.answer.failure or "no configuration"
+        context.notes.append(f"the request sent in the background gave nothing: {why}")
 
     def specs(self, study: Study, context: TrialContext) -> dict[str, ParamSpec]:
         """The parameters the model may propose for this trial; built once per trial."""
@@ -98,7 +167,10 @@ class Proposals:
         """The values of ``search_space`` for the trial, the model's where its turn gives
         them; a request's ``seed`` is ``seed``."""
         turn, view = self.turn(study, trial, context), Snapshot.of(study, trial)
-        candidate = self.complete(study, trial, search_space, context) if turn.screen else None
+        shows = turn.background is not None and turn.background.shows_candidate
+        candidate = None
+        if turn.screen is not None or shows:
+            candidate = self.complete(study, trial, search_space, context)
         specs = {n: s for n, s in self.specs(study, context).items() if n in search_space}
         answer = self._answer(study, trial, turn, specs, view=view, candidate=candidate, seed=seed)
         context.take(answer)
@@ -123,6 +195,8 @@ class Proposals:
             context.drop_answer(why, rule=ANOTHER_WORKER)
             params = self.complete(study, trial, search_space, context)
             write_planned_params(study, trial, params)
+        if shows:
+            self._send_in_background(study, trial, turn, specs, candidate=params)
         return params
 
     def complete(
@@ -165,8 +239,9 @@ class Proposals:
             drawn = turn.draw.values({name: spec.distribution for name, spec in specs.items()})
             repeated = view.repeats(drawn)
             if repeated is None:
-                return Answer(drawn, turn.draw.name)
-            return Answer(skipped=f"{turn.draw.name} repeats trial {repeated}")
+                return Answer(drawn, turn.draw.name, usage=turn.draw.usage)
+            why = f"{turn.draw.name} repeats trial {repeated}"
+            return Answer(usage=turn.draw.usage, skipped=why)
         if turn.ask is None:
             return Answer()
         request = ProposalRequest(
@@ -184,3 +259,53 @@ class Proposals:
         answer = self.proposer.propose(request)
         self.strategy.proposed(study, trial, turn, answer)
         return answer
+
+    def _send_in_background(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        turn: Turn,
+        specs: Mapping[str, ParamSpec],
+        candidate: Mapping[str, Any] | None = None,
+    ) -> None:
+        assert turn.background is not None
+        view = Snapshot.of(study, trial)
+        request = ProposalRequest(
+            trial_number=trial.number,
+            specs=specs,
+            # The trial holds its candidate: the model's answer must differ from it.
+            view=view if candidate is None else view.holding(candidate),
+            directions=study.directions,
+            metric_names=metric_names(study),
+            prior=self._related.section(study._storage),
+            seed=self._seeds.next(),
+            ask=turn.background,
+            candidate=candidate,
+            ledger=TrialLedger(study._storage, study._study_id, trial),
+        )
+
+        def ask_and_record() -> None:
+            try:
+                sent.answer = self.proposer.propose(request)
+                self.strategy.proposed(study, trial, turn, sent.answer)
+            except Exception as error:
+                # The model's failures are answers; anything else (a strict replay that finds
+                # no answer, a storage that fails) is raised as the trial ends.
+                sent.error = error
+
+        thread = threading.Thread(
+            target=ask_and_record, name=f"optuna-llm-background-{trial.number}", daemon=True
+        )
+        sent = _SentInBackground(thread)
+        with self._lock:
+            self._background[trial.number] = sent
+        thread.start()
+
+
+@dataclass
+class _SentInBackground:
+    """A request a trial sent in the background: the thread asking, and its answer once in."""
+
+    thread: threading.Thread
+    answer: Answer | None = None
+    error: Exception | None = None
