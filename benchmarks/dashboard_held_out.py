@@ -1,4 +1,5 @@
-"""Held-out requests for the dashboard's LLM features: 20 filters and 10 charts on a new study.
+"""Held-out requests for the dashboard's LLM features: 20 filters and 10 charts on a new study,
+and a second set of 10 filters.
 
 Written before the dashboard provider's check and prompt additions were built, so that they
 measure the mechanism and not a tuning to them: the provider is never changed to pass one of
@@ -196,6 +197,48 @@ FILTERS: tuple[HeldOutFilter, ...] = (
                 _param(t, "min_samples_leaf") in (1, 2) and _param(t, "max_features") == "sqrt"
             )
         ),
+    ),
+)
+
+
+def _latest(trials: Sequence[FrozenTrial], n: int) -> set[int]:
+    return {t.number for t in sorted(_complete(trials), key=lambda t: -t.number)[:n]}
+
+
+# A second set of filter requests, written on 2026-12-06 after the first 20 were measured and
+# before the provider's result checks were built, to measure those checks on requests they
+# were not designed on.
+FILTERS_SECOND: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter("the 4 most recent complete trials", lambda trials: _latest(trials, 4)),
+    HeldOutFilter(
+        "the two highest-accuracy trials that used log2",
+        lambda trials: _best([t for t in trials if _param(t, "max_features") == "log2"], 2),
+    ),
+    HeldOutFilter(
+        "pruned or failed trials",
+        _each(lambda t: t.state in (TrialState.PRUNED, TrialState.FAIL)),
+    ),
+    HeldOutFilter(
+        "complete trials that used 50 estimators or fewer",
+        _each(lambda t: _value(t) is not None and t.params["n_estimators"] <= 50),
+    ),
+    HeldOutFilter("the worst trial", lambda trials: _worst(trials, 1)),
+    HeldOutFilter(
+        "trials with bootstrap enabled and the gini criterion",
+        _each(lambda t: _param(t, "bootstrap") is True and _param(t, "criterion") == "gini"),
+    ),
+    HeldOutFilter("failed trials", _each(lambda t: t.state == TrialState.FAIL)),
+    HeldOutFilter(
+        "complete trials whose max_depth is below 8",
+        _each(lambda t: _value(t) is not None and t.params["max_depth"] < 8),
+    ),
+    HeldOutFilter(
+        "the first 3 trials of the study",
+        lambda trials: {t.number for t in sorted(trials, key=lambda t: t.number)[:3]},
+    ),
+    HeldOutFilter(
+        'complete trials the classical sampler proposed ("llm:source" is "fallback")',
+        _each(lambda t: _value(t) is not None and t.user_attrs.get("llm:source") == "fallback"),
     ),
 )
 

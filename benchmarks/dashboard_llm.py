@@ -665,13 +665,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the 20 filters and 10 charts of benchmarks/dashboard_held_out.py, on its study",
     )
     parser.add_argument(
+        "--second",
+        action="store_true",
+        help="with --held-out: the second set of 10 filters instead of the first 20",
+    )
+    parser.add_argument(
         "--filters", type=int, nargs="*", help="only these filter queries (0-based indices)"
     )
     parser.add_argument(
         "--charts", type=int, nargs="*", help="only these chart requests (0-based indices)"
     )
     args = parser.parse_args(argv)
-    all_filters: Sequence[Filter] = held_out.FILTERS if args.held_out else FILTER_QUERIES
+    all_filters: Sequence[Filter] = FILTER_QUERIES
+    if args.held_out:
+        all_filters = held_out.FILTERS_SECOND if args.second else held_out.FILTERS
     all_charts: Sequence[Chart] = held_out.CHARTS if args.held_out else CHART_REQUESTS
     filters = all_filters if args.filters is None else [all_filters[i] for i in args.filters]
     charts = all_charts if args.charts is None else [all_charts[i] for i in args.charts]
