@@ -51,6 +51,8 @@ from optuna.storages import BaseStorage
 
 from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard.check import check
+from optuna_llm._dashboard.intent import filter_intent
+from optuna_llm._dashboard.intent import kept_problem
 from optuna_llm._dashboard.studies import study_details
 from optuna_llm.exceptions import OptunaLLMError
 
@@ -147,10 +149,14 @@ class DashboardLLM:
         details = self._details()
         asking = prompts.with_notes(prompt, kind, details)
         deadline = time.monotonic() + self._check_seconds
+        intent = filter_intent(prompts.user_query(prompt, kind)) if kind == "filter" else None
         for attempt in range(1, self._attempts + 1):
             code = unfence(self._ask(asking))
             verdict = check("filter" if kind == "filter" else "chart", code, details)
-            if verdict.problem is None:
+            problem = verdict.problem
+            if problem is None and intent is not None:
+                problem = kept_problem(intent, verdict.results)
+            if problem is None:
                 return code
             last = attempt == self._attempts or time.monotonic() >= deadline
             _logger.info(
@@ -159,11 +165,11 @@ class DashboardLLM:
                 attempt,
                 self._attempts,
                 "; the dashboard gets it as it is" if last else "; asking again",
-                verdict.problem,
+                problem,
             )
             if last:
                 return code
-            asking = prompts.with_failure(asking, code, verdict.problem)
+            asking = prompts.with_failure(asking, code, problem)
         raise AssertionError("unreachable: the last attempt returns")
 
     def _ask(self, prompt: str) -> str:

@@ -197,6 +197,26 @@ def test_a_broken_filter_is_sent_back_and_the_dashboard_gets_the_fixed_one(
     assert second.prompt.count("failed with the following error message") == 1
 
 
+ALL_COMPLETE_FILTER = 'function (trial) { return trial.state === "Complete"; }'
+TOP_TWO_FILTER = """function (trial, index, trials) {
+  const ranked = trials.filter(t => t.state === "Complete")
+    .sort((a, b) => a.values[0] - b.values[0]);
+  return ranked.slice(0, 2).some(t => t.number === trial.number);
+}"""
+
+
+def test_a_filter_that_keeps_more_trials_than_asked_for_is_sent_back(
+    dashboard: tuple[ScriptedLLMServer, str, Scripted],
+) -> None:
+    server, root, script = dashboard
+    script.filters[:] = [ALL_COMPLETE_FILTER, TOP_TWO_FILTER]
+    answer = _post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
+    assert answer["trial_filtering_func_str"] == TOP_TWO_FILTER
+    _, second = server.requests
+    assert "the request asks for 2 trials, but it keeps" in second.prompt
+    assert "third argument" in second.prompt
+
+
 def test_a_broken_chart_is_sent_back_and_its_title_costs_no_model_call(
     dashboard: tuple[ScriptedLLMServer, str, Scripted],
 ) -> None:

@@ -8,7 +8,8 @@ and a memory limit. The trials are wrapped in proxies that refuse every write (t
 must not change its input) and note every read of a field the trials do not have, which is
 how a small model's invented fields (``trial.distribution``, ``param_external_type``) show.
 
-A check returns the problem in words for the model to fix, or None when the function runs.
+A check returns the problem in words for the model to fix, or None when the function runs;
+for a filter, also which trials it kept, for ``intent`` to compare with the request.
 """
 
 from __future__ import annotations
@@ -100,14 +101,15 @@ function __check(kind, code, details) {
   }
   if (typeof fn !== "function") return {problem: "it is not a function but " + typeof fn};
   const missing = new Set();
+  const results = [];
   let withData = 0;
   for (const detail of details) {
     const study = __shapeStudy(detail);
     try {
       if (kind === "filter") {
         const trials = __guard(study.trials, "trials", missing);
-        const kept = trials.filter(fn);
-        void kept.length;
+        const kept = new Set(trials.filter(fn).map((t) => t.number));
+        results.push(study.trials.map((t) => [t.number, t.state, kept.has(t.number)]));
         withData += 1;
       } else {
         const traces = fn(__guard(study, "study", missing));
@@ -136,16 +138,27 @@ function __check(kind, code, details) {
   if (kind === "chart" && withData === 0) {
     return {problem: "it returned no data: every trace is empty on the study's trials"};
   }
-  return {problem: null};
+  return {problem: null, results: results};
 }
 """
 
 
 @dataclass(frozen=True)
+class Listed:
+    """One trial of a checked study, and whether a filter kept it."""
+
+    number: int
+    state: str
+    kept: bool
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """What running a generated function showed: ``problem`` is None when it runs."""
+    """What running a generated function showed: ``problem`` is None when it runs, and then,
+    for a filter, each checked study's trials and which of them it kept."""
 
     problem: str | None
+    results: tuple[tuple[Listed, ...], ...] = ()
 
     @property
     def runs(self) -> bool:
@@ -168,8 +181,15 @@ def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
         return Verdict(f"it used more than {MEMORY_LIMIT_BYTES // 2**20} MB of memory")
     finally:
         context.eval("globalThis.__details = undefined;")
-    problem = json.loads(str(answer)).get("problem")
-    return Verdict(str(problem) if problem is not None else None)
+    outcome = json.loads(str(answer))
+    problem = outcome.get("problem")
+    if problem is not None:
+        return Verdict(str(problem))
+    results = tuple(
+        tuple(Listed(int(number), str(state), bool(kept)) for number, state, kept in study)
+        for study in outcome.get("results", ())
+    )
+    return Verdict(None, results)
 
 
 _local = threading.local()

@@ -1,0 +1,152 @@
+"""What a filter request says of the trials it wants, and whether a filter's result fits it.
+
+A small model's filter often runs and is still wrong in a way its result shows: it keeps every
+complete trial for "the top 3", nothing for "the 5 worst", pruned trials for "failed trials,
+together with complete trials ...", or every trial whatever the request. Three things a
+request says plainly are checked against what the filter kept on the storage's studies:
+
+- **how many**: "top 3", "the 5 worst", "last 5", "the best trial" name a number of trials;
+  a filter that keeps more is wrong, and so is one that keeps none;
+- **which states**: "pruned or failed trials" names states; a filter that keeps trials of
+  another state is wrong. A request with a negation ("not", "without", "except", ...) is not
+  checked for states: "trials that did not complete" names a state it excludes;
+- **that it filters**: a filter that keeps every trial of every study with two or more, or
+  none of any, is sent back too, unless the request asks for all trials, or names a state no
+  study has.
+
+Pure functions: the words are read with a few patterns, and the problem is given in words for
+the model, with what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import re
+
+from optuna_llm._dashboard.check import Listed
+
+
+# The states as the dashboard writes them, by the words a request uses for them.
+_STATE_WORDS = (
+    (re.compile(r"\b(?:complete|completed|succeeded|successful)\b"), "Complete"),
+    (re.compile(r"\bfail(?:s|ed|ing|ure|ures)?\b"), "Fail"),
+    (re.compile(r"\bprun(?:e|ed|ing)\b"), "Pruned"),
+    (re.compile(r"\b(?:running|in progress)\b"), "Running"),
+    (re.compile(r"\bwaiting\b"), "Waiting"),
+)
+_NEGATION = re.compile(
+    r"\b(?:not|non|no|never|without|except|excluding|exclude|other than|besides)\b|n't\b"
+)
+_ALL = re.compile(r"\b(?:all|every|each)\s+(?:the\s+)?(?:\w+\s+)?trials?\b")
+
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+_NUMBER = r"(?P<n>\d+|" + "|".join(_NUMBER_WORDS) + r")"
+_RANK = (
+    r"(?:top|best|worst|bottom|first|last|latest|earliest|newest|oldest|most\s+recent|"
+    r"highest|lowest|largest|smallest)"
+)
+_COUNTS = (
+    # "top 3", "the last 5", "first 3 trials"
+    re.compile(rf"\b{_RANK}\s+{_NUMBER}\b"),
+    # "the 5 worst", "4 most recent", "two highest-accuracy trials"
+    re.compile(rf"\b{_NUMBER}\s+{_RANK}"),
+    # "the best trial", "the most recent trial": one
+    re.compile(rf"\bthe\s+(?P<one>{_RANK})(?:[-\s]\w+)?\s+trial\b(?!s)"),
+)
+
+
+@dataclass(frozen=True)
+class FilterIntent:
+    """What a filter request names: how many trials (None when it names no number), the only
+    states it wants (empty when it names none, or says what it does not want), and whether it
+    asks for all trials."""
+
+    count: int | None
+    states: frozenset[str]
+    wants_all: bool = False
+
+
+def filter_intent(query: str) -> FilterIntent:
+    """What ``query`` names of the trials it wants."""
+    text = " ".join(query.lower().split())
+    states: frozenset[str] = frozenset()
+    if not _NEGATION.search(text):
+        states = frozenset(state for pattern, state in _STATE_WORDS if pattern.search(text))
+    return FilterIntent(_count(text), states, wants_all=bool(_ALL.search(text)))
+
+
+def kept_problem(intent: FilterIntent, results: Sequence[Sequence[Listed]]) -> str | None:
+    """Why the trials a filter kept on each checked study do not fit the request, or None."""
+    for trials in results:
+        kept = [t for t in trials if t.kept]
+        if intent.count is not None and len(kept) > intent.count:
+            return _too_many(intent.count, len(kept), len(trials))
+        strays = [t for t in kept if intent.states and t.state not in intent.states]
+        if strays:
+            return _other_states(intent.states, strays)
+    if intent.wants_all:
+        return None
+    listed = [trials for trials in results if len(trials) >= 2]
+    if listed and all(all(t.kept for t in trials) for trials in listed):
+        total = len(listed[0])
+        return (
+            f"it keeps every trial ({total} of {total}): it filters nothing. Return true only "
+            "for the trials the request asks for."
+        )
+    present = [
+        trials
+        for trials in results
+        if trials and (not intent.states or any(t.state in intent.states for t in trials))
+    ]
+    if present and not any(t.kept for trials in present for t in trials):
+        return (
+            f"it keeps no trial of the {len(present[0])}: check each comparison (the state "
+            "names, where values and parameters are, and how their values are written)."
+        )
+    return None
+
+
+def _count(text: str) -> int | None:
+    for pattern in _COUNTS:
+        found = pattern.search(text)
+        if found is None:
+            continue
+        if "one" in found.groupdict() and found.group("one"):
+            return 1
+        word = found.group("n")
+        return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return None
+
+
+def _too_many(count: int, kept: int, total: int) -> str:
+    trials = "trial" if count == 1 else "trials"
+    return (
+        f"the request asks for {count} {trials}, but it keeps {kept} of the study's {total}. "
+        "Rank the trials with the third argument, the whole list, and keep a trial only if it "
+        "is among the first ones: function (trial, index, trials) { const ranked = "
+        "trials.filter(/* the trials the request ranks */).sort(/* as the request ranks them "
+        f"*/); return ranked.slice(0, {count}).some(t => t.number === trial.number); }}"
+    )
+
+
+def _other_states(states: frozenset[str], strays: Sequence[Listed]) -> str:
+    wanted = " or ".join(f'"{s}"' for s in sorted(states))
+    other = sorted({t.state for t in strays})
+    numbers = ", ".join(str(t.number) for t in strays[:5])
+    return (
+        f"the request asks only for trials whose state is {wanted}, but it keeps "
+        f"{', '.join(repr(s) for s in other)} trials too (trial {numbers}). Test trial.state "
+        '(one of "Complete", "Pruned", "Fail", "Running", "Waiting").'
+    )

@@ -1,0 +1,97 @@
+"""What a filter request names, and a filter's result checked against it."""
+
+from __future__ import annotations
+
+import pytest
+
+from optuna_llm._dashboard.check import Listed
+from optuna_llm._dashboard.check import check
+from optuna_llm._dashboard.intent import FilterIntent
+from optuna_llm._dashboard.intent import filter_intent
+from optuna_llm._dashboard.intent import kept_problem
+from optuna_llm._dashboard.studies import study_details
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("top 5 trials by loss", 5),
+        ("show the 3 lowest-loss trials", 3),
+        ("the latest trial", 1),
+        ("the most recent trial please", 1),
+        ("the first ten trials", 10),
+        ("the six best complete runs", 6),
+        ("trials with a learning rate between 0.001 and 0.01", None),
+        ("trials from number 20 on", None),
+        ("the best trials", None),
+    ],
+)
+def test_a_request_names_how_many_trials(query: str, count: int | None) -> None:
+    assert filter_intent(query).count == count
+
+
+@pytest.mark.parametrize(
+    ("query", "states"),
+    [
+        ("pruned and failed ones", {"Pruned", "Fail"}),
+        ("completed trials using adam", {"Complete"}),
+        ("trials in progress", {"Running"}),
+        ("trials that were not pruned", set()),
+        ("trials that didn't fail", set()),
+        ("everything except the failures", set()),
+        ("trials with momentum above 0.9", set()),
+    ],
+)
+def test_a_request_names_the_states_it_wants_unless_it_negates(
+    query: str, states: set[str]
+) -> None:
+    assert filter_intent(query).states == states
+
+
+def test_a_request_for_all_trials_is_told_apart() -> None:
+    assert filter_intent("all complete trials").wants_all
+    assert not filter_intent("complete trials with adam").wants_all
+
+
+def _study(*kept: int, states: str = "CCCCPF") -> list[Listed]:
+    names = {"C": "Complete", "P": "Pruned", "F": "Fail"}
+    return [Listed(n, names[s], n in kept) for n, s in enumerate(states)]
+
+
+def test_more_trials_than_asked_for_are_sent_back_with_how_to_rank() -> None:
+    problem = kept_problem(FilterIntent(2, frozenset()), [_study(0, 1, 2, 3)])
+    assert problem is not None
+    assert "asks for 2 trials, but it keeps 4 of the study's 6" in problem
+    assert "third argument" in problem and "slice(0, 2)" in problem
+    assert kept_problem(FilterIntent(2, frozenset()), [_study(0, 3)]) is None
+    assert kept_problem(FilterIntent(2, frozenset()), [_study(1)]) is None, "fewer may qualify"
+
+
+def test_trials_of_a_state_the_request_did_not_name_are_sent_back() -> None:
+    complete = FilterIntent(None, frozenset({"Complete"}))
+    problem = kept_problem(complete, [_study(0, 5)])
+    assert problem is not None
+    assert "'Fail' trials too (trial 5)" in problem and 'trial.state (one of "Complete"' in problem
+    assert kept_problem(complete, [_study(0, 2)]) is None
+
+
+def test_a_filter_that_keeps_everything_or_nothing_is_sent_back() -> None:
+    anything = FilterIntent(None, frozenset())
+    everything = kept_problem(anything, [_study(0, 1, 2, 3, 4, 5)])
+    assert everything is not None and "filters nothing" in everything
+    every = FilterIntent(None, frozenset(), wants_all=True)
+    assert kept_problem(every, [_study(*range(6))]) is None
+    nothing = kept_problem(anything, [_study()])
+    assert nothing is not None and "keeps no trial of the 6" in nothing
+    # Nothing is right when the request names a state no checked study has.
+    running = FilterIntent(None, frozenset({"Running"}))
+    assert kept_problem(running, [_study()]) is None
+    # With several studies, one where the filter keeps some is enough.
+    assert kept_problem(anything, [_study(), _study(2)]) is None
+
+
+def test_the_check_reports_what_a_filter_kept_on_each_study() -> None:
+    verdict = check("filter", 'function (t) { return t.state === "Fail"; }', study_details(None))
+    (study,) = verdict.results
+    assert [t.number for t in study if t.kept] == [4]
+    assert {t.state for t in study} == {"Complete", "Pruned", "Fail", "Running", "Waiting"}
