@@ -53,6 +53,7 @@ from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
+from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
 from optuna_llm.exceptions import OptunaLLMError
 
@@ -155,7 +156,8 @@ class DashboardLLM:
             verdict = check("filter" if kind == "filter" else "chart", code, details)
             problem = verdict.problem
             if problem is None and intent is not None:
-                problem = kept_problem(intent, verdict.results)
+                own = not any(is_synthetic(d) for d in details)
+                problem = kept_problem(intent, verdict.results, own_trials=own)
             if problem is None:
                 return code
             last = attempt == self._attempts or time.monotonic() >= deadline

@@ -19,6 +19,7 @@ import pytest
 from benchmarks.dashboard_llm import DEMO_STUDY
 from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard.check import check
+from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
 from optuna_llm.dashboard import DashboardLLM
 from optuna_llm.dashboard import DashboardServer
@@ -69,6 +70,7 @@ def test_the_synthetic_study_has_every_state_and_parameter_type(
 def test_the_storages_own_trials_are_what_the_check_runs_on(demo_storage: str) -> None:
     (study,) = study_details(demo_storage)
     assert study["name"] == DEMO_STUDY and len(study["trials"]) == 30
+    assert not is_synthetic(study)
     # The dashboard's own shape: user attributes as a key/value list, external values as text.
     first = study["trials"][0]
     assert {"key", "value"} <= set(first["user_attrs"][0])

@@ -9,6 +9,7 @@ from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.intent import FilterIntent
 from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
+from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
 
 
@@ -88,10 +89,15 @@ def test_a_filter_that_keeps_everything_or_nothing_is_sent_back() -> None:
     assert kept_problem(running, [_study()]) is None
     # With several studies, one where the filter keeps some is enough.
     assert kept_problem(anything, [_study(), _study(2)]) is None
+    # On the synthetic study, which is not the user's data, keeping nothing says nothing.
+    assert kept_problem(anything, [_study()], own_trials=False) is None
+    assert kept_problem(FilterIntent(1, frozenset()), [_study(0, 1)], own_trials=False)
 
 
 def test_the_check_reports_what_a_filter_kept_on_each_study() -> None:
-    verdict = check("filter", 'function (t) { return t.state === "Fail"; }', study_details(None))
+    details = study_details(None)
+    assert is_synthetic(details[0])
+    verdict = check("filter", 'function (t) { return t.state === "Fail"; }', details)
     (study,) = verdict.results
     assert [t.number for t in study if t.kept] == [4]
     assert {t.state for t in study} == {"Complete", "Pruned", "Fail", "Running", "Waiting"}

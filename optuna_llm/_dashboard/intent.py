@@ -87,8 +87,15 @@ def filter_intent(query: str) -> FilterIntent:
     return FilterIntent(_count(text), states, wants_all=bool(_ALL.search(text)))
 
 
-def kept_problem(intent: FilterIntent, results: Sequence[Sequence[Listed]]) -> str | None:
-    """Why the trials a filter kept on each checked study do not fit the request, or None."""
+def kept_problem(
+    intent: FilterIntent, results: Sequence[Sequence[Listed]], *, own_trials: bool = True
+) -> str | None:
+    """Why the trials a filter kept on each checked study do not fit the request, or None.
+
+    Keeping every trial or none says something only of the user's own trials: with
+    ``own_trials`` False (the synthetic study stood in), only the number and the states are
+    checked.
+    """
     for trials in results:
         kept = [t for t in trials if t.kept]
         if intent.count is not None and len(kept) > intent.count:
@@ -96,7 +103,7 @@ def kept_problem(intent: FilterIntent, results: Sequence[Sequence[Listed]]) -> s
         strays = [t for t in kept if intent.states and t.state not in intent.states]
         if strays:
             return _other_states(intent.states, strays)
-    if intent.wants_all:
+    if intent.wants_all or not own_trials:
         return None
     listed = [trials for trials in results if len(trials) >= 2]
     if listed and all(all(t.kept for t in trials) for trials in listed):

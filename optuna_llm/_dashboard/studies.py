@@ -36,6 +36,10 @@ MAX_STUDIES = 5
 MAX_TRIALS = 500
 
 
+# The study attribute that tells the synthetic study from the storage's own.
+SYNTHETIC_KEY = "optuna-llm:synthetic"
+
+
 def study_details(storage: str | BaseStorage | None) -> list[dict[str, Any]]:
     """The studies' details as the dashboard serves them, or the synthetic study's if none has
     trials."""
@@ -51,10 +55,16 @@ def _details(storage: str | BaseStorage | None) -> list[dict[str, Any]]:
     return [d for d in details if d["trials"]] or _read(_app(synthetic_storage()))
 
 
+def is_synthetic(detail: dict[str, Any]) -> bool:
+    """Whether ``detail`` is the synthetic study's, not one of the storage's."""
+    return any(a.get("key") == SYNTHETIC_KEY for a in detail.get("user_attrs", ()))
+
+
 def synthetic_storage() -> InMemoryStorage:
     """A study of eight trials covering every state, parameter type and attribute kind."""
     storage = InMemoryStorage()
     study = optuna.create_study(storage=storage, study_name="synthetic", direction="minimize")
+    study.set_user_attr(SYNTHETIC_KEY, True)
     space = {
         "x": FloatDistribution(-1.0, 1.0),
         "lr": FloatDistribution(1e-4, 1e-1, log=True),
