@@ -1,19 +1,18 @@
 """How the default LLMSampler combines the model with a classical sampler.
 
 The model is asked, once per study, for what a small model knows best: the recommended
-starting configuration for the task. No trial waits for the answer: one trial asks in the
-background and runs the classical sampler's values, and the first trial created after the
-answer runs the start, as one trial of the classical sampler's own start-up, beside its
-random trials and any trial the user enqueued with ``study.enqueue_trial``. Only once the
-study confirms a guess (the model's start or an enqueued trial is the best so far, having
-beaten another trial) are some start-up trials drawn from a prior around the best trial, and
-the prior fades as the study grows, as in πBO; as soon as a trial of the classical sampler
-does better, nothing more is drawn around the guesses. After the start-up the classical
-sampler is in charge. With ``ask_every``, the model is also shown, in the background, the
-best trials and the classical sampler's candidate every ``ask_every`` trials, and its
-proposal replaces the next trial's candidate only when it is not a near-repeat and its
-nearest evaluated neighbour is among the better half. A flat history (the last
-``flat_window`` values all equal) stops the model: the classical sampler explores instead.
+starting configuration for the task, and that configuration is tested as one trial of the
+classical sampler's own start-up, beside its random trials and any trial the user enqueued
+with ``study.enqueue_trial`` (with ``ask_ahead``, it is asked in the background while a trial
+runs, and run by the next one). Only once the study confirms a guess (the model's start or an
+enqueued trial is the best so far, having beaten another trial) are some start-up trials drawn
+from a prior around the best trial, and the prior fades as the study grows, as in πBO; as soon
+as a trial of the classical sampler does better, nothing more is drawn around the guesses.
+After the start-up the classical sampler is in charge. With ``ask_every``, the model is also
+shown the best trials and the classical sampler's candidate every ``ask_every`` trials, and
+its proposal replaces the candidate only when it is not a near-repeat and its nearest
+evaluated neighbour is among the better half. A flat history (the last ``flat_window``
+values all equal) stops the model: the classical sampler explores instead.
 
 See [why this design][why-this-design] for the evidence behind each choice.
 
@@ -55,6 +54,12 @@ class Guide:
         start: What the model is asked for first: ``"recommended"``, the recommended
             starting configuration for the task, or ``"defaults"``, the library's
             documented defaults of the algorithm the task names.
+        ask_ahead: Send the model's requests (the start, and challenges) in the background,
+            so that no trial waits for the model: the asking trial runs the classical
+            sampler's values, and the first trial created after the answer runs the model's.
+            ``False``, the default, has the asking trial wait and run the answer itself: once
+            per study for the start. Measured, asking ahead moves the start one trial later
+            and costs part of the early lead (see [why this design][why-this-design]).
 
     Raises:
         ValueError: A constant has a bad value; the message names it.
@@ -66,6 +71,7 @@ class Guide:
     ask_every: int = 0
     flat_window: int = 5
     start: Literal["recommended", "defaults"] = "recommended"
+    ask_ahead: bool = False
 
     def __post_init__(self) -> None:
         for name in ("warmup_trials", "ask_every", "flat_window"):
@@ -78,6 +84,8 @@ class Guide:
             raise ValueError(f"`flat_window` must be at least 2, got {self.flat_window!r}.")
         if not _is_number(self.prior_share) or not 0.0 <= self.prior_share <= 1.0:
             raise ValueError(f"`prior_share` must be in [0, 1], got {self.prior_share!r}.")
+        if not isinstance(self.ask_ahead, bool):
+            raise ValueError(f"`ask_ahead` must be True or False, got {self.ask_ahead!r}.")
         if self.start not in ("recommended", "defaults"):
             raise ValueError(f"`start` must be 'recommended' or 'defaults', got {self.start!r}.")
         if not _is_number(self.prior_width) or not 0.0 < self.prior_width <= 1.0:

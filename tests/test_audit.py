@@ -94,10 +94,10 @@ def test_replay_gives_the_same_parameters_trial_by_trial(tmp_path: Path) -> None
         recorded = run({"model": server.model, "client": server.client(), "audit_log": log})
     replayed = run({"client": ReplayClient(log)})
     assert replayed == recorded
-    # The guide asked for the start (trial 0, trial 1 running it) and challenged the
-    # classical sampler's candidate once (trial 11's, for trial 12).
+    # The guide asked for the start (trial 0) and challenged the classical sampler's
+    # candidate once (trial 10), whose answer passed the screen.
     records = read_audit_log(log)
-    assert [(r["trial"], r["outcome"]) for r in records] == [(0, "used"), (11, "used")]
+    assert [(r["trial"], r["outcome"]) for r in records] == [(0, "used"), (10, "used")]
 
 
 def test_strict_replay_fails_on_an_unknown_prompt(tmp_path: Path) -> None:

@@ -224,10 +224,9 @@ def test_a_trials_log_line_names_the_sampler_that_ran(
     )
     study = optuna.create_study(sampler=sampler)
     with caplog.at_level(logging.INFO, logger="optuna.optuna_llm"):
-        study.optimize(lambda t: t.suggest_float("a", 0, 1) ** 2, n_trials=13)
+        study.optimize(lambda t: t.suggest_float("a", 0, 1) ** 2, n_trials=12)
     expected = "GPSampler" if gp_available() else "TPESampler"
-    # Trial 1 asks for the start, trial 2 runs it: the start-up is trials 2 to 11.
     assert (
-        f"Trial 12: {expected} proposed every parameter instead of the model, because the "
+        f"Trial 11: {expected} proposed every parameter instead of the model, because the "
         "classical sampler's turn."
     ) in [record.getMessage() for record in caplog.records]

@@ -74,8 +74,7 @@ def test_a_good_start_is_followed_by_draws_around_it(seed: int) -> None:
         study = optuna.create_study(sampler=_sampler(server, seed))
         study.optimize(sphere, n_trials=10)
     sources = _sources(study)
-    # Trial 0 asks for the start and runs the classical sampler's values; trial 1 runs it.
-    assert sources[:2] == ["fallback", "llm"]
+    assert sources[0] == "llm"
     assert [n for n, s in enumerate(sources) if s == "prior"] == list(DRAWING_SLOTS)
     for number in DRAWING_SLOTS:
         trial = study.trials[number]
@@ -93,7 +92,7 @@ def test_a_start_worse_than_the_enqueued_defaults_gets_no_draws_around_it() -> N
         study.enqueue_trial(NEAR_OPTIMUM)
         study.optimize(sphere, n_trials=12)
     (start,) = server.requests
-    # The start is asked as before any trial, by the enqueued trial, which keeps its values.
+    # The start is asked as before any trial, and never on the enqueued trial.
     assert START_REQUEST in start.prompt and "History: no trials yet." in start.prompt
     assert study.trials[0].params == NEAR_OPTIMUM
     assert study.trials[1].params == FAR_CORNER
@@ -106,9 +105,7 @@ def test_a_start_worse_than_the_enqueued_defaults_gets_no_draws_around_it() -> N
 
 
 def test_a_prior_a_classical_trial_beats_stops_at_once() -> None:
-    # A classical start-up slot: with half the slots drawing, the even ones (trial 1 runs the
-    # start, slot 0).
-    leader = 5
+    leader = 4  # a classical start-up slot: with half the slots drawing, the even ones
 
     def objective(trial: Trial) -> float:
         value = sphere(trial)
@@ -118,9 +115,9 @@ def test_a_prior_a_classical_trial_beats_stops_at_once() -> None:
         study = optuna.create_study(sampler=_sampler(server, guide=Guide(prior_share=0.5)))
         study.optimize(objective, n_trials=30)
     sources = _sources(study)
-    assert sources[4] == "prior", "confirmed until trial 5"
+    assert sources[3] == "prior", "confirmed until trial 4"
     assert "prior" not in sources[leader + 1 :]
-    reason = study.trials[6].user_attrs["llm:reason"]
+    reason = study.trials[5].user_attrs["llm:reason"]
     assert "best trial is not the model's start" in reason
 
 
@@ -129,9 +126,8 @@ def test_no_prior_outlives_the_start_up() -> None:
         study = optuna.create_study(sampler=_sampler(server, guide=Guide(prior_share=1.0)))
         study.optimize(sphere, n_trials=30)
     sources = _sources(study)
-    # The start-up is trials 1 to 10, from the start on.
-    assert "prior" in sources[:11]
-    assert set(sources[11:]) == {"fallback"}
+    assert "prior" in sources[:10]
+    assert set(sources[10:]) == {"fallback"}
     assert len(server.requests) == 1
 
 
@@ -141,7 +137,7 @@ def test_the_defaults_question_asks_for_the_library_defaults() -> None:
         study.optimize(sphere, n_trials=2)
     (start,) = server.requests
     assert DEFAULTS_REQUEST in start.prompt and START_REQUEST not in start.prompt
-    assert study.trials[1].user_attrs["llm:source"] == "llm"
+    assert study.trials[0].user_attrs["llm:source"] == "llm"
 
 
 def test_guide_rejects_an_unknown_start() -> None:
@@ -210,19 +206,19 @@ def test_the_prior_fades_as_the_study_grows() -> None:
     assert faded_width(0.5, 99) == 1.0, "at most the whole range"
 
 
-def test_an_enqueued_trial_asks_for_the_start_but_keeps_its_values() -> None:
+def test_an_enqueued_trial_does_not_ask_for_the_start() -> None:
     plan = PlanRecord(None, (), ())
-    asking = plan_turn(0, plan, [], Guide(), has_specs=True, enqueued=True)
-    assert asking.background is not None and not asking.uses_model
-    assert asking.note == "the user enqueued the trial's values"
+    waiting = plan_turn(0, plan, [], Guide(), has_specs=True, enqueued=True)
+    assert waiting.ask is None and waiting.note == "the user enqueued the trial's values"
+    assert plan_turn(1, plan, [], Guide(), has_specs=True).ask is not None
 
 
 def test_draws_need_a_confirmed_guess() -> None:
     start = Start(0, {"x": 0.0}, seed=3)
-    plan = PlanRecord(start, (), (), after_start=(1, 2, 3), runner=1)
+    plan = PlanRecord(start, (), (), after_start=(1, 2, 3), runner=0)
     guide = Guide(prior_share=1.0)
-    confirmed = [_trial(0, 1.0, "fallback"), _trial(1, 0.0, "llm")]
+    confirmed = [_trial(0, 0.0, "llm"), _trial(1, 1.0, "fallback")]
     turn = plan_turn(2, plan, confirmed, guide, has_specs=True)
     assert turn.draw is not None and turn.label == "prior"
-    beaten = [_trial(0, -1.0, "fallback"), _trial(1, 0.0, "llm")]
+    beaten = [_trial(0, 0.0, "llm"), _trial(1, -1.0, "fallback")]
     assert plan_turn(2, plan, beaten, guide, has_specs=True).draw is None

@@ -189,7 +189,7 @@ def test_multi_objective(
         "multi_objective",
         example_model,
         "--trials",
-        "13",
+        "12",
         "--max-nodes",
         str(cap),
         "--storage",
@@ -199,7 +199,7 @@ def test_multi_objective(
 
     study = optuna.load_study(study_name="multi-objective", storage=storage)
     trials = study.trials
-    assert len(_complete(trials)) == 13
+    assert len(_complete(trials)) == 12
     assert study.metric_names == ["accuracy", "nodes"]
     for trial in trials:
         accuracy, nodes = trial.values
@@ -223,8 +223,7 @@ def test_multi_objective(
         for prompt in prompts:
             assert 'Objectives: maximize "accuracy", minimize "nodes".' in prompt
         shown = [p for p in prompts if "History: no trials yet." not in p]
-        # Trial 1 asks for the start, trial 2 runs it, and trial 12 asks for a challenger.
-        assert shown, "the guide's challenge at trial 12 shows the study"
+        assert shown, "the guide's challenge at trial 10 shows the study"
         for prompt in shown:
             assert "Pareto front: trial" in prompt
             tags = re.findall(r"^trial (\d+) \(([^)]*)\)", prompt, flags=re.MULTILINE)
@@ -315,16 +314,15 @@ def test_related_studies(
     assert len(_complete(new.trials)) == 4
     # The earlier study ran without the model.
     assert all("llm:source" not in t.user_attrs for t in earlier.trials)
-    # The new study's first trial asks for the model's start, made with the earlier study in
-    # view, and its second runs it.
-    assert new.trials[1].user_attrs["llm:source"] in ("llm", "partial")
+    # The new study's first trial is the model's start, made with the earlier study in view.
+    assert new.trials[0].user_attrs["llm:source"] in ("llm", "partial")
     _check_prior_reached_the_prompt(_audit_prompts(audit), earlier)
     assert "What the model was shown of the earlier study:" in output
     assert f"trial {earlier.best_trial.number}: value" in output.split("shown of the earlier")[1]
 
     if example_model.scripted:
         _check_prior_reached_the_prompt(example_model.prompts, earlier)
-        assert new.trials[1].user_attrs["llm:rationale"] == "Random draw."
+        assert new.trials[0].user_attrs["llm:rationale"] == "Random draw."
         # A second run reuses the earlier study, and will not mix into the new one.
         main: ExampleMain = example("related_studies").main
         assert main([*example_model.args, *args]) == 1
@@ -372,9 +370,8 @@ def test_dashboard_runs_the_study_without_the_dashboard(
             assert trial.user_attrs["llm:tokens"] > 0
     assert {"llm", "partial"} & set(_sources(trials)), _sources(trials)
     if example_model.scripted:
-        # Trial 0 knows no parameter, trial 1 asks for the start, trial 2 runs it.
-        assert _sources(trials)[:3] == ["fallback", "fallback", "llm"]
-        assert trials[2].user_attrs["llm:rationale"] == "Random draw."
+        assert _sources(trials)[:2] == ["fallback", "llm"]
+        assert trials[1].user_attrs["llm:rationale"] == "Random draw."
 
 
 def test_dashboard_serves_the_study_with_the_same_model(
@@ -446,6 +443,6 @@ def test_fastest_example_on_the_local_model(
     _check_prior_reached_the_prompt(_audit_prompts(audit), earlier)
     records = read_audit_log(audit)
     assert [r["model"] for r in records] == ["local-model"] * len(records)
-    first = new.trials[1]  # trial 0 asked for the start
+    first = new.trials[0]
     assert first.user_attrs["llm:source"] in ("llm", "partial"), json.dumps(first.user_attrs)
     assert first.user_attrs.get("llm:rationale")

@@ -65,6 +65,8 @@ def sphere(trial: Trial) -> float:
 
 # The guided default with challenges every 10 trials after the start-up.
 CHALLENGING = Guide(ask_every=10)
+# The guided default asking the model in the background.
+AHEAD = Guide(ask_ahead=True)
 
 
 def _always(params: dict[str, Any]) -> Callable[[ChatCall], str]:
@@ -109,12 +111,11 @@ def test_a_right_prior_speeds_up_a_toy_problem(seed: int) -> None:
     with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
         guided = _run(_guided(server, seed), n_trials=10)
     alone = _run(TPESampler(seed=seed), n_trials=10)
-    # The start, run by trial 1 (trial 0 asked for it), is 3 from the optimum; ten random
-    # trials in [-10, 10]^3 come nowhere near it.
-    assert _best_after(guided, 2) == pytest.approx(3.0)
+    # The start is 3 from the optimum; ten random trials in [-10, 10]^3 come nowhere near it.
+    assert _best_after(guided, 1) == pytest.approx(3.0)
     assert _best_after(alone, 10) > 4 * _best_after(guided, 10)
-    # The start beats trial 0 at once, so every start-up slot after it draws around it.
-    assert _sources(guided) == ["fallback", "llm"] + ["prior"] * 8
+    # The start leads, so every start-up slot after the first comparison draws around it.
+    assert _sources(guided) == ["llm", "fallback"] + ["prior"] * 8
 
 
 def test_prior_draws_spread_around_the_start_within_its_width() -> None:
@@ -122,7 +123,7 @@ def test_prior_draws_spread_around_the_start_within_its_width() -> None:
     with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
         study = _run(_guided(server, 0, guide=guide), n_trials=10)
     draws = [t.params for t in study.trials if t.user_attrs["llm:source"] == "prior"]
-    assert len(draws) == 8, "every slot once the start has beaten trial 0"
+    assert len(draws) == 8, "every slot once the start has beaten trial 1"
     for name in SPACE:
         values = sorted(d[name] for d in draws)
         # Width 0.05·√n of a range of 20: standard deviations of 1.7 to 3 by trial 9.
@@ -141,13 +142,13 @@ def test_a_wrong_prior_is_forgotten_after_the_warm_up() -> None:
         sampler = _guided(server, 0, guide=CHALLENGING)
         study = _run(sampler, n_trials=80)
     sources = _sources(study)
-    # Trial 0 beats the corner (run by trial 1), so nothing is drawn around it; the classical
-    # sampler is in charge, and each challenger (a near-repeat of the start, in the worst
-    # region) is turned down by the trial after the one that asked for it.
+    # Trial 1 beats the corner at once, so nothing is drawn around it; the classical sampler
+    # is in charge, and each challenge (a near-repeat of the start, in the worst region) is
+    # turned down.
     assert "prior" not in sources
-    assert sources[1] == "llm" and set(sources[2:]) == {"fallback"}
-    assert len(server.requests) == 1 + 3, "the start, then challenges at trials 11, 31 and 71"
-    reasons = [study.trials[n].user_attrs["llm:reason"] for n in (12, 32, 72)]
+    assert set(sources[1:]) == {"fallback"}
+    assert len(server.requests) == 1 + 3, "the start, then challenges at trials 10, 30 and 70"
+    reasons = [study.trials[n].user_attrs["llm:reason"] for n in (10, 30, 70)]
     assert all("nearly repeats" in reason for reason in reasons)
     rules = {study.trials[n].user_attrs.get("llm:turned_down") for n in range(80)}
     assert rules == {None, "near_repeat"}
@@ -158,29 +159,28 @@ def test_a_wrong_prior_is_forgotten_after_the_warm_up() -> None:
 
 def test_a_repeated_answer_costs_one_request_and_no_re_ask() -> None:
     with ScriptedLLMServer(_always(OPTIMUM)) as server:
-        study = _run(_guided(server, 0, guide=Guide(prior_share=0.0, ask_every=10)), n_trials=13)
-    assert study.trials[1].user_attrs["llm:source"] == "llm"  # the optimum itself
-    # Trial 11's challenge repeats trial 1 exactly: one request, and no challenger to run.
+        study = _run(_guided(server, 0, guide=Guide(prior_share=0.0, ask_every=10)), n_trials=12)
+    assert study.trials[0].user_attrs["llm:source"] == "llm"  # the optimum itself
+    # Trial 10's challenge repeats trial 0 exactly: one request, and the candidate is used.
     assert len(server.requests) == 2
-    assert _sources(study)[11:] == ["fallback", "fallback"]
-    assert "repeats trial 1" in study.trials[11].user_attrs["llm:reason"]
+    assert study.trials[10].user_attrs["llm:source"] == "fallback"
+    assert "repeats trial 0" in study.trials[10].user_attrs["llm:reason"]
 
 
 def test_a_challenger_in_the_worse_half_is_turned_down(tmp_path: Path) -> None:
     worst = {"x": -10.0, "y": 10.0, "z": -10.0}
     log = tmp_path / "audit.jsonl"
     with ScriptedLLMServer(_start_then(NEAR_OPTIMUM, worst)) as server:
-        study = _run(_guided(server, 0, audit_log=log, guide=CHALLENGING), n_trials=13)
-    # Trial 11 asks for the challenger, trial 12 would run it.
-    challenged = study.trials[12]
+        study = _run(_guided(server, 0, audit_log=log, guide=CHALLENGING), n_trials=11)
+    challenged = study.trials[10]
     assert challenged.user_attrs["llm:source"] == "fallback"
     assert "worse half" in challenged.user_attrs["llm:reason"]
     assert challenged.user_attrs["llm:turned_down"] == "worse_half"
     # The audit log says which rule turned the answer down, after the exchange that gave it.
     *_, exchange, verdict = read_audit_log(log)
-    assert (exchange["trial"], exchange["outcome"], exchange["params"]) == (11, "used", worst)
+    assert (exchange["trial"], exchange["outcome"], exchange["params"]) == (10, "used", worst)
     assert (verdict["trial"], verdict["outcome"], verdict["rule"]) == (
-        12,
+        10,
         "turned down",
         "worse_half",
     )
@@ -190,12 +190,11 @@ def test_a_challenger_in_the_worse_half_is_turned_down(tmp_path: Path) -> None:
 def test_a_good_challenger_is_used_and_keeps_its_turns() -> None:
     proposals = iter([NEAR_OPTIMUM, OPTIMUM, {"x": 6.5, "y": -3.5, "z": 2.5}])
     with ScriptedLLMServer(lambda call: answer(next(proposals))) as server:
-        study = _run(_guided(server, 0, guide=Guide(prior_share=0.0, ask_every=10)), n_trials=23)
+        study = _run(_guided(server, 0, guide=Guide(prior_share=0.0, ask_every=10)), n_trials=21)
     sources = _sources(study)
-    # Trial 11 asks, trial 12 runs the challenger.
-    assert sources[12] == "llm" and study.trials[12].params == pytest.approx(OPTIMUM)
+    assert sources[10] == "llm" and study.trials[10].params == pytest.approx(OPTIMUM)
     # It did well, so the model is asked again after ask_every trials, not twice as many.
-    assert sources[22] == "llm"
+    assert sources[20] == "llm"
     assert len(server.requests) == 3
 
 
@@ -206,7 +205,7 @@ def test_a_flat_history_stops_the_model() -> None:
         study.optimize(lambda t: 0.0 * sphere(t) + 1.0, n_trials=40)
     assert len(server.requests) == 1, "only the start: a flat history asks nothing more"
     sources = _sources(study)
-    assert sources[1] == "llm"
+    assert sources[0] == "llm"
     # Five equal values make the history flat: no more prior draws, no challenges.
     assert "prior" not in sources[5:]
     assert all("flat" in study.trials[n].user_attrs["llm:reason"] for n in (5, 7, 10, 30))
@@ -243,7 +242,7 @@ def test_the_fallback_path_is_unchanged_when_the_model_is_unreachable() -> None:
 
 def test_start_request_asks_for_the_recommended_configuration() -> None:
     with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
-        _run(_guided(server, 0, guide=CHALLENGING), n_trials=12)
+        _run(_guided(server, 0, guide=CHALLENGING), n_trials=11)
     start, challenge = server.requests
     assert START_REQUEST in start.messages[-1]["content"]
     assert (
@@ -258,8 +257,7 @@ def test_without_a_known_space_the_start_is_asked_once_parameters_are_known() ->
     with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
         sampler = LLMSampler(model=server.model, client=server.client(max_retries=0), seed=0)
         study = _run(sampler, n_trials=3)
-    # Trial 1 knows the parameters and asks; trial 2 runs the start.
-    assert _sources(study) == ["fallback", "fallback", "llm"]
+    assert _sources(study)[:2] == ["fallback", "llm"]
     assert "no parameter is known" in study.trials[0].user_attrs["llm:reason"]
 
 
@@ -322,14 +320,14 @@ def test_draws_repeat_for_the_same_seed(seed: int) -> None:
 def test_a_challenge_shows_at_most_ten_trials() -> None:
     with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
         guide = Guide(warmup_trials=30, prior_share=0.0, ask_every=10)
-        _run(_guided(server, 0, guide=guide), n_trials=32)
+        _run(_guided(server, 0, guide=guide), n_trials=31)
     challenges = server.requests[1:]
     assert len(challenges) == 1
     history = challenges[0].messages[-1]["content"].split("History:")[1]
     shown = [line for line in history.splitlines() if line.startswith("trial ")]
     assert len(shown) == 10
-    assert "Shown: the 10 best of 32 trials" in history, "31 finished, and the one asking"
-    assert "trial 1 (complete): value 3 |" in history, "the start, second best, is shown"
+    assert "Shown: the 10 best of 30 trials" in history
+    assert "trial 0 (complete): value 3 |" in history, "the start, second best, is shown"
 
 
 def test_the_dashboard_note_says_which_mechanism_proposed() -> None:
@@ -353,9 +351,8 @@ def test_a_start_lost_to_an_outage_is_asked_again_once_the_endpoint_answers() ->
         study = optuna.create_study(sampler=_guided(server, 0))
         study.optimize(sphere, n_trials=50, callbacks=[endpoint.callback])
     assert endpoint.requests_while_down >= 3
-    (asking,) = [t for t in study.trials if read_record(t, START_KEY) is not None]
-    assert 20 <= asking.number < 40, "the first probe after the outage asks for the start"
-    start = study.trials[asking.number + 1]
+    (start,) = [t for t in study.trials if read_record(t, START_KEY) is not None]
+    assert 20 <= start.number < 40, "the first probe after the outage asks for the start"
     assert start.user_attrs["llm:source"] == "llm"
     sources = _sources(study)
     # The start is tested against 20 and more trials of the classical sampler: drawn around
@@ -385,57 +382,37 @@ EPOCH = datetime.datetime(2026, 1, 1)
 
 
 def test_plan_is_read_from_the_trials_records() -> None:
-    def answered(params: dict[str, Any], seconds: float, **more: Any) -> dict[str, Any]:
-        when = EPOCH + datetime.timedelta(seconds=seconds)
-        return {"params": params, "answered_at": when.isoformat(), **more}
-
+    answered_at = EPOCH + datetime.timedelta(seconds=4.5)
+    start = {"params": NEAR_OPTIMUM, "seed": 7, "answered_at": answered_at.isoformat()}
     records: dict[int, dict[str, Any]] = {
         0: {TURN_KEY: "start"},  # asked, the endpoint never answered
-        # Answered while trials 3 and 4 began: trial 5, enqueued, keeps its values, and trial
-        # 6 runs the start.
-        2: {TURN_KEY: "start", START_KEY: answered(NEAR_OPTIMUM, 4.5, seed=7)},
-        16: {TURN_KEY: "challenge", CHALLENGE_KEY: answered(OPTIMUM, 16.5)},
-        17: {DID_WELL_KEY: False},
-        36: {TURN_KEY: "challenge", CHALLENGE_KEY: answered(FAR_CORNER, 36.5)},
+        2: {TURN_KEY: "start", START_KEY: start},  # answered while trials 3 and 4 began
+        15: {TURN_KEY: "challenge", DID_WELL_KEY: False},
+        35: {TURN_KEY: "challenge"},
     }
-    trials = [_trial(n, records=records.get(n)) for n in range(38)]
-    trials[5].system_attrs["fixed_params"] = {"x": 1.0}
-    trials[37].state = TrialState.RUNNING
+    trials = [_trial(n, records=records.get(n)) for n in range(36)]
+    trials[35].state = TrialState.RUNNING
     plan = read_plan(trials, now=EPOCH, hold_seconds=60)
-    start = Start(2, NEAR_OPTIMUM, 7, EPOCH + datetime.timedelta(seconds=4.5))
-    assert plan.start == start
+    assert plan.start == Start(2, NEAR_OPTIMUM, 7, answered_at)
     assert plan.asking == ()
-    assert plan.after_start == tuple(range(5, 38))
-    assert plan.runner == 6
-    # Trial 16's challenger ran on trial 17 and did not do well; trial 36's runs on 37.
-    assert plan.challenges == (Challenge(16, False), Challenge(36, None))
-    assert plan.challengers == ((37, Challenger(36, FAR_CORNER, "", EPOCH + _s(36.5))),)
+    assert plan.challenges == (Challenge(15, False), Challenge(35, None))
+    assert plan.after_start == tuple(range(5, 36))
     guide = CHALLENGING
 
     def turn(number: int) -> Turn:
         return plan_turn(number, plan, trials, guide, has_specs=True)
 
+    # Trials 3 and 4 began before the answer; the start-up is trials 5 to 13, and trial 0
+    # (the classical sampler's) leads, so nothing is drawn around the start.
     assert "before the model's start was known" in (turn(4).note or "")
-    assert turn(5).note == "the user enqueued the trial's values"
-    assert turn(6).draw == Answered("the model's start", 2, NEAR_OPTIMUM)
-    # The start-up is trials 6 to 15, and trial 0 (the classical sampler's) leads, so nothing
-    # is drawn around the start.
-    assert [turn(n).draw for n in range(7, 16)] == [None] * 9
-    assert "best trial is not the model's start" in (turn(7).note or "")
-    asking = [*trials[:16], _trial(16, TrialState.RUNNING)]
-    before = read_plan(asking, now=EPOCH, hold_seconds=60)
-    first = plan_turn(16, before, trials[:16], guide, has_specs=True)
-    assert first.background is not None, "the first challenge: slot 10 of the start-up"
-    # Trial 16's challenge did not do well: the next is due 20 trials later.
-    assert turn(18).note == "the classical sampler's turn"
-    ran = turn(37)
-    assert ran.draw == Answered("the model's challenger", 36, FAR_CORNER)
-    assert ran.screen is not None
-    assert turn(38).background is None, "trial 36's challenge holds the turn"
-
-
-def _s(seconds: float) -> datetime.timedelta:
-    return datetime.timedelta(seconds=seconds)
+    assert [turn(n).draw for n in range(5, 14)] == [None] * 9
+    assert "best trial is not the model's start" in (turn(5).note or "")
+    before = read_plan(trials[:15], now=EPOCH, hold_seconds=60)
+    first = plan_turn(14, before, trials[:15], guide, has_specs=True)
+    assert first.ask is not None, "the first challenge: slot 10 of the warm-up"
+    # Trial 15's challenge did not do well: the next is due 20 trials later.
+    assert turn(16).note == "the classical sampler's turn"
+    assert turn(34).ask is None and turn(36).ask is None, "trial 35 holds the turn"
 
 
 def test_a_start_claim_counts_until_it_ends_or_is_held_too_long() -> None:
@@ -449,9 +426,9 @@ def test_a_start_claim_counts_until_it_ends_or_is_held_too_long() -> None:
     )
     ended = [_trial(5, TrialState.FAIL, records={TURN_KEY: "start"})]
     plan = read_plan(ended, now=now, hold_seconds=60)
-    assert plan_turn(6, plan, [], Guide(), has_specs=True).background is not None
+    assert plan_turn(6, plan, [], Guide(), has_specs=True).ask is not None
     # The start-up is over: the classical sampler goes on without the model's start.
-    assert plan_turn(40, plan, [], Guide(), has_specs=True).background is None
+    assert plan_turn(40, plan, [], Guide(), has_specs=True).ask is None
 
 
 def test_records_copied_to_a_retried_trial_are_not_its_own() -> None:
@@ -482,7 +459,14 @@ def _answers_once(began: threading.Event, params: dict[str, Any]) -> Callable[[C
     return model
 
 
-def test_no_trial_waits_for_the_start() -> None:
+def test_by_default_the_trial_that_asks_for_the_start_runs_it() -> None:
+    with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
+        study = _run(_guided(server, 0), n_trials=2)
+    assert read_record(study.trials[0], START_KEY)["ahead"] is False
+    assert study.trials[0].params == NEAR_OPTIMUM
+
+
+def test_asked_ahead_no_trial_waits_for_the_start() -> None:
     # The model answers only once trial 0's objective runs: had trial 0 waited for the answer,
     # it would have waited 10 s, then run the start itself.
     began = threading.Event()
@@ -492,7 +476,7 @@ def test_no_trial_waits_for_the_start() -> None:
         return sphere(trial)
 
     with ScriptedLLMServer(_answers_once(began, NEAR_OPTIMUM)) as server:
-        study = optuna.create_study(sampler=_guided(server, 0))
+        study = optuna.create_study(sampler=_guided(server, 0, guide=AHEAD))
         study.optimize(objective, n_trials=4)
     asking, start = study.trials[0], study.trials[1]
     assert asking.user_attrs["llm:source"] == "fallback"
@@ -506,10 +490,10 @@ def test_no_trial_waits_for_the_start() -> None:
     assert len(server.requests) == 1
 
 
-def test_the_start_is_run_by_the_first_trial_the_user_did_not_enqueue() -> None:
+def test_asked_ahead_the_start_is_run_by_the_first_trial_the_user_did_not_enqueue() -> None:
     defaults = {"x": 0.0, "y": 0.0, "z": 0.0}
     with ScriptedLLMServer(_always(NEAR_OPTIMUM)) as server:
-        study = optuna.create_study(sampler=_guided(server, 0))
+        study = optuna.create_study(sampler=_guided(server, 0, guide=AHEAD))
         study.enqueue_trial(defaults)
         study.enqueue_trial({"x": 1.0, "y": 1.0, "z": 1.0})
         study.optimize(sphere, n_trials=4)
@@ -520,8 +504,8 @@ def test_the_start_is_run_by_the_first_trial_the_user_did_not_enqueue() -> None:
     assert _sources(study)[2] == "llm"
 
 
-def test_no_trial_waits_for_a_challenge() -> None:
-    guide = Guide(warmup_trials=3, prior_share=0.0, ask_every=10)
+def test_asked_ahead_no_trial_waits_for_a_challenge() -> None:
+    guide = Guide(warmup_trials=3, prior_share=0.0, ask_every=10, ask_ahead=True)
     began = threading.Event()
     challenger = {"x": 6.5, "y": -3.5, "z": 2.5}
 
@@ -551,3 +535,96 @@ def test_no_trial_waits_for_a_challenge() -> None:
     assert ran.params == challenger and ran.user_attrs["llm:source"] == "llm"
     assert ran.user_attrs["llm:rationale"] == "Scripted proposal."
     assert read_record(ran, DID_WELL_KEY) is True
+
+
+def test_asked_ahead_a_turned_down_challenger_is_recorded_on_the_trial_that_would_run_it(
+    tmp_path: Path,
+) -> None:
+    worst = {"x": -10.0, "y": 10.0, "z": -10.0}
+    log = tmp_path / "audit.jsonl"
+    guide = Guide(ask_every=10, ask_ahead=True)
+    with ScriptedLLMServer(_start_then(NEAR_OPTIMUM, worst)) as server:
+        study = _run(_guided(server, 0, audit_log=log, guide=guide), n_trials=13)
+    # Trial 0 asks for the start and trial 1 runs it; the start-up ends at trial 10, trial 11
+    # asks for a challenger and trial 12 turns it down.
+    challenged = study.trials[12]
+    assert challenged.user_attrs["llm:source"] == "fallback"
+    assert challenged.user_attrs["llm:turned_down"] == "worse_half"
+    assert read_record(challenged, DID_WELL_KEY) is False
+    *_, exchange, verdict = read_audit_log(log)
+    assert (exchange["trial"], exchange["outcome"]) == (11, "used")
+    assert (verdict["trial"], verdict["outcome"], verdict["rule"]) == (
+        12,
+        "turned down",
+        "worse_half",
+    )
+
+
+def test_asked_ahead_an_unreachable_model_leaves_the_classical_sampler_alone() -> None:
+    sampler = LLMSampler(
+        model="m",
+        base_url=f"http://127.0.0.1:{_closed_port()}/v1",
+        max_retries=0,
+        search_space=SPACE,
+        seed=1,
+        fallback_sampler=TPESampler(seed=1),
+        guide=AHEAD,
+    )
+    guided = _run(sampler, n_trials=20)
+    alone = _run(TPESampler(seed=1), n_trials=20)
+    assert [t.params for t in guided.trials] == [t.params for t in alone.trials]
+    assert "cannot reach" in guided.trials[0].user_attrs["llm:reason"]
+
+
+def test_a_plan_asked_ahead_is_read_from_the_trials_records() -> None:
+    def answered(params: dict[str, Any], seconds: float, **more: Any) -> dict[str, Any]:
+        when = EPOCH + datetime.timedelta(seconds=seconds)
+        return {"params": params, "answered_at": when.isoformat(), **more}
+
+    records: dict[int, dict[str, Any]] = {
+        0: {TURN_KEY: "start"},  # asked, the endpoint never answered
+        # Answered while trials 3 and 4 began: trial 5, enqueued, keeps its values, and trial
+        # 6 runs the start.
+        2: {TURN_KEY: "start", START_KEY: answered(NEAR_OPTIMUM, 4.5, seed=7, ahead=True)},
+        16: {TURN_KEY: "challenge", CHALLENGE_KEY: answered(OPTIMUM, 16.5)},
+        17: {DID_WELL_KEY: False},
+        36: {TURN_KEY: "challenge", CHALLENGE_KEY: answered(FAR_CORNER, 36.5)},
+    }
+    trials = [_trial(n, records=records.get(n)) for n in range(38)]
+    trials[5].system_attrs["fixed_params"] = {"x": 1.0}
+    trials[37].state = TrialState.RUNNING
+    plan = read_plan(trials, now=EPOCH, hold_seconds=60)
+    start = Start(2, NEAR_OPTIMUM, 7, EPOCH + datetime.timedelta(seconds=4.5), ahead=True)
+    assert plan.start == start
+    assert plan.asking == ()
+    assert plan.after_start == tuple(range(5, 38))
+    assert plan.runner == 6
+    # Trial 16's challenger ran on trial 17 and did not do well; trial 36's runs on 37.
+    assert plan.challenges == (Challenge(16, False), Challenge(36, None))
+    assert plan.challengers == ((37, Challenger(36, FAR_CORNER, "", EPOCH + _s(36.5))),)
+    guide = Guide(ask_every=10, ask_ahead=True)
+
+    def turn(number: int) -> Turn:
+        return plan_turn(number, plan, trials, guide, has_specs=True)
+
+    assert "before the model's start was known" in (turn(4).note or "")
+    assert turn(5).note == "the user enqueued the trial's values"
+    assert turn(6).draw == Answered("the model's start", 2, NEAR_OPTIMUM)
+    # The start-up is trials 6 to 15, and trial 0 (the classical sampler's) leads, so nothing
+    # is drawn around the start.
+    assert [turn(n).draw for n in range(7, 16)] == [None] * 9
+    assert "best trial is not the model's start" in (turn(7).note or "")
+    asking = [*trials[:16], _trial(16, TrialState.RUNNING)]
+    before = read_plan(asking, now=EPOCH, hold_seconds=60)
+    first = plan_turn(16, before, trials[:16], guide, has_specs=True)
+    assert first.background is not None, "the first challenge: slot 10 of the start-up"
+    # Trial 16's challenge did not do well: the next is due 20 trials later.
+    assert turn(18).note == "the classical sampler's turn"
+    ran = turn(37)
+    assert ran.draw == Answered("the model's challenger", 36, FAR_CORNER)
+    assert ran.screen is not None
+    assert turn(38).background is None, "trial 36's challenge holds the turn"
+
+
+def _s(seconds: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=seconds)

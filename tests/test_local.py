@@ -226,10 +226,9 @@ def test_same_seed_gives_the_same_first_proposal() -> None:
                 task="Tune a gradient boosting model.", seed=seed, search_space=SPACE
             )
             study = optuna.create_study(sampler=sampler)
-            study.optimize(_objective, n_trials=2)
-        # Trial 0 asks for the start and trial 1 runs it.
-        assert study.trials[1].user_attrs["llm:source"] == "llm"
-        return study.trials[1].params
+            study.optimize(_objective, n_trials=1)
+        assert study.trials[0].user_attrs["llm:source"] == "llm"
+        return study.trials[0].params
 
     assert first_params(7) == first_params(7)
 
@@ -254,12 +253,11 @@ def test_conditional_space_on_the_local_model(llm: LocalLLMServer) -> None:
     for trial in study.trials:
         expected = {"model", "C"} if trial.params["model"] == "svm" else {"model", "max_depth"}
         assert set(trial.params) == expected
-    # The guided default: trial 0 asks for the model's recommended start while it runs the
-    # classical sampler's values, trial 1 runs the start, then the start-up.
+    # The guided default: the model's recommended start, then the start-up.
     sources = [t.user_attrs["llm:source"] for t in study.trials]
-    assert sources[1] in ("llm", "partial"), sources
-    assert study.trials[1].user_attrs.get("llm:rationale")
-    assert set(sources[2:]) <= {"prior", "fallback"}, sources
+    assert sources[0] == "llm", sources
+    assert study.trials[0].user_attrs.get("llm:rationale")
+    assert set(sources[1:]) <= {"prior", "fallback"}, sources
 
 
 def _shared_model_worker(journal: str, base_url: str, model: str, seed: int) -> None:

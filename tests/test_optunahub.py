@@ -178,16 +178,15 @@ def test_the_loaded_sampler_runs_a_guided_study_over_http(
     study.optimize(objective, n_trials=6)
 
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 6
-    # Trial 0 asks for the model's recommended start and trial 1 runs it; then the start-up:
-    # the classical sampler's random trials, and draws from the prior around the start while
-    # it leads.
+    # The model's recommended start, then the start-up: the classical sampler's random trials,
+    # and draws from the prior around the start while it leads.
     sources = _sources(study)
-    assert sources[:2] == ["fallback", "llm"] and set(sources[2:]) <= {"prior", "fallback"}
+    assert sources[0] == "llm" and set(sources[1:]) <= {"prior", "fallback"}
     assert len(server.requests) == 1
     assert TASK in server.requests[0].prompt
     proposed = json.loads(answers.texts[0])["params"]
-    assert study.trials[1].params == proposed
-    assert study.trials[1].user_attrs["llm:rationale"] == "Random draw."
+    assert study.trials[0].params == proposed
+    assert study.trials[0].user_attrs["llm:rationale"] == "Random draw."
     for trial in study.trials:
         share = 0.0 if trial.user_attrs["llm:source"] == "fallback" else 1.0
         assert trial.user_attrs["llm:model_share"] == share
@@ -230,8 +229,8 @@ def test_the_loaded_guide_reaches_the_sampler(
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=6)
 
-    assert _sources(study)[1] == "llm"
-    # The default never asks after the start; this guide challenges from trial 4 on.
+    assert _sources(study)[0] == "llm"
+    # The default never asks after the start; this guide challenges from trial 3 on.
     assert len(server.requests) >= 2
 
 

@@ -41,10 +41,11 @@ from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm import study_usage
 from optuna_llm._model.prompt import START_REQUEST
+from optuna_llm._strategies.challenges import Challenge
 from optuna_llm._strategies.challenges import challenge_due
+from optuna_llm._strategies.guided import DID_WELL_KEY
 from optuna_llm._strategies.guided import START_KEY
 from optuna_llm._strategies.guided import TURN_KEY
-from optuna_llm._strategies.guided import read_plan
 from optuna_llm._study.ledger import CLAIMS_KEY
 from optuna_llm._study.ledger import study_totals
 from optuna_llm._study.trial_attrs import read_record
@@ -216,21 +217,19 @@ def _assert_one_plan(trials: list[FrozenTrial], starts: int, others: int, budget
     answered_at = datetime.datetime.fromisoformat(record["answered_at"])
     after = [t.number for t in trials if t.number > start.number and t.datetime_start]
     after = [n for n in after if trials[n].datetime_start > answered_at]  # type: ignore[operator]
-    # The first trial created after the answer runs the start; the start-up is it and the 9
-    # after it.
-    runner = after[0]
-    assert trials[runner].params == START
-    assert set(prior) <= set(after[1:10]), "prior draws only in the start-up after the answer"
+    assert set(prior) <= set(after[:9]), "prior draws only in the start-up after the answer"
     for number in prior:
         # Drawn around the start or another draw: what led when the trial began.
         centre = re.search(r"around trial (\d+)", trials[number].user_attrs["llm:rationale"])
-        assert centre is not None and int(centre[1]) in {runner, *prior}
-    first = after[10]
+        assert centre is not None and int(centre[1]) in {start.number, *prior}
+    first = after[9]
     # Challenges at the study's turns: each was due given the outcomes of those before it.
-    plan = read_plan(trials, now=datetime.datetime.now(), hold_seconds=60)
-    assert plan.challenges, "40 trials reach the first challenge"
-    for index, challenge in enumerate(plan.challenges):
-        assert challenge_due(challenge.number, first, 10, plan.challenges[:index])
+    challenges = [t for t in trials if read_record(t, TURN_KEY) == "challenge"]
+    assert challenges, "40 trials reach the first challenge"
+    earlier: list[Challenge] = []
+    for trial in challenges:
+        assert challenge_due(trial.number, first, 10, earlier), trial.number
+        earlier.append(Challenge(trial.number, read_record(trial, DID_WELL_KEY)))
     # The budget holds for the study: the start and one challenge, then no more requests.
     assert starts + others <= budget
     assert (

@@ -177,6 +177,14 @@ ARMS: Mapping[str, Arm] = {
         # defaults with study.enqueue_trial, as the docs recommend for known defaults.
         Arm("llm_default_tpe", _llm_guided(None, tpe=True), needs_model=True),
         Arm("llm_default_enqueued", _llm_guided(None), needs_model=True, defaults_first=True),
+        # The default asking for its start in the background, so that no trial waits for it.
+        Arm("llm_default_ahead", _llm_guided(Guide(ask_ahead=True)), needs_model=True),
+        Arm(
+            "llm_default_enqueued_ahead",
+            _llm_guided(Guide(ask_ahead=True)),
+            needs_model=True,
+            defaults_first=True,
+        ),
         # Ablations of the guided default, one constant each.
         Arm("llm_start_only", _llm_guided(Guide(prior_share=0.0, ask_every=0)), needs_model=True),
         Arm("llm_no_challenge", _llm_guided(Guide(ask_every=0)), needs_model=True),

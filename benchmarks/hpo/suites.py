@@ -27,7 +27,13 @@ DEFAULTS_ARMS = ("defaults_tpe", "defaults_gp")
 MODEL_ARMS = ("llm_pure", "llm_hybrid", "llm_anonymous")
 # What users get by default, and the same after the task's defaults were enqueued: 30 trials
 # with every seed, and 100 trials with the first half of them.
-DEFAULT_ARMS = ("llm_default", "llm_default_enqueued")
+DEFAULT_ARMS = (
+    "llm_default",
+    "llm_default_enqueued",
+    # The same, asking for the start in the background (Guide(ask_ahead=True)).
+    "llm_default_ahead",
+    "llm_default_enqueued_ahead",
+)
 # The default as a plain install runs it (TPE), at 30 trials with the first half of the seeds.
 SHORT_DEFAULT_ARMS = ("llm_default_tpe",)
 # The default without its prior: the model's start as one trial, then GP.

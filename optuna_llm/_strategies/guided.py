@@ -5,18 +5,19 @@ Each trial is one of
 
 - the **start**: the model is asked, once per study, for the recommended starting
   configuration (or the library's defaults, with ``Guide(start="defaults")``), as before the
-  study's first trial. No trial waits for it: the first trial that knows the parameters sends
-  the request in the background and runs as the classical sampler's meanwhile, and the first
-  trial created after the answer runs the start, as one trial of the classical sampler's
-  start-up; a trial the user enqueued may ask, but never runs the start;
+  study's first trial, and the trial that asks runs it as one trial of the classical
+  sampler's start-up; a trial the user enqueued does not ask. With ``Guide(ask_ahead=True)``
+  no trial waits for it: the first trial that knows the parameters (an enqueued one too)
+  sends the request in the background and runs the classical sampler's values meanwhile, and
+  the first trial created after the answer that the user did not enqueue runs the start;
 - a **prior draw**: a start-up trial drawn, without a request, from a prior around the study's
   best trial, but only while that trial is a guess the study confirmed: the model's start, an
   enqueued trial or a draw around one, that has beaten another trial (``confirmation``). The
   prior fades as the study grows;
-- a **challenge**, with ``ask_every``: after the start-up, the model is shown, in the
-  background, the candidate the classical sampler gives the challenging trial, and the first
-  trial created after the answer runs its challenger instead of its own classical candidate
-  unless a rule turns it down (the rules are in ``challenges``);
+- a **challenge**, with ``ask_every``: after the start-up, the model is shown the classical
+  sampler's candidate and may replace it (the rules are in ``challenges``); asked ahead, the
+  candidate is the asking trial's, which runs it, and the first trial created after the
+  answer runs the model's challenger instead of its own candidate unless a rule turns it down;
 - the classical sampler's, otherwise: its own random start-up, then its model.
 
 Every decision is read from the study's storage, never from this process's memory, so that
@@ -25,13 +26,14 @@ system attributes on the trials that asked the model:
 
 - ``llm:turn``: ``start`` or ``challenge`` on a trial that claimed that turn, ``classical``
   once it gave the claim up to a rival;
-- ``llm:start``: the model's start, the prior's seed and when the answer came, on the trial
-  whose request for the start the endpoint answered (no values when the answer was unusable).
-  The start-up is the trials created after the answer, in the order of their numbers, the
-  first of them the user did not enqueue running the start: trials that other workers began
-  while the start was asked for stay the classical sampler's, and the start-up keeps all its
-  trials however many workers there are;
-- ``llm:challenge``: the model's challenger and when the answer came, on the trial that asked;
+- ``llm:start``: the model's start, the prior's seed, when the answer came and whether it was
+  asked ahead, on the trial whose request for the start the endpoint answered (no values when
+  the answer was unusable). The start-up is the trials created after the answer, in the order
+  of their numbers, after the trial that ran the start: trials that other workers began while
+  the start was asked for stay the classical sampler's, and the start-up keeps all its trials
+  however many workers there are;
+- ``llm:challenge``: a challenger asked ahead and when the answer came, on the trial that
+  asked;
 - ``llm:did_well``: on the trial that ran a challenger, once it ended, whether the challenger
   was used and did well.
 
@@ -139,6 +141,7 @@ class Start:
     answered_at: datetime.datetime | None = None
     rationale: str = ""
     usage: Usage = field(default_factory=Usage)
+    ahead: bool = False
 
     def as_draw(self) -> Answered:
         """The start as the values of the trial that runs it."""
@@ -235,13 +238,17 @@ def read_plan(
     after.sort(key=lambda t: t.number)
     runner = None
     if start is not None and start.params:
-        runner = runner_of(trials, start.number, start.answered_at)
+        if start.ahead:
+            ran = runner_of(trials, start.number, start.answered_at)
+            runner = None if ran is None else ran.number
+        else:
+            runner = start.number
     return PlanRecord(
         start,
         tuple(asking),
         tuple(challenges),
         tuple(t.number for t in after),
-        None if runner is None else runner.number,
+        runner,
         tuple(challengers),
     )
 
@@ -260,6 +267,10 @@ def _challenge_outcome(
 ) -> tuple[bool | None, tuple[int, Challenger] | None]:
     """Whether trial ``trial``'s challenge did well (None while under way), and the trial
     that runs its challenger, with it, while that trial has not ended."""
+    own = read_record(trial, DID_WELL_KEY)
+    if isinstance(own, bool):
+        # A challenge the trial waited for and ran itself.
+        return own, None
     record = read_record(trial, CHALLENGE_KEY)
     if not isinstance(record, dict):
         # Not answered: asking while the trial runs; the endpoint never answered once it ended.
@@ -300,15 +311,20 @@ def plan_turn(
         if number >= START_UP_FACTOR * guide.warmup_trials:
             return Turn(note="the model gave no start during the study's start-up")
         ask = DEFAULTS_ASK if guide.start == "defaults" else START_ASK
-        note = "the user enqueued the trial's values" if enqueued else _ASKING
-        return Turn(background=ask, note=note)
+        if guide.ask_ahead:
+            note = "the user enqueued the trial's values" if enqueued else _ASKING
+            return Turn(background=ask, note=note)
+        if enqueued:
+            return Turn(note="the user enqueued the trial's values")
+        return Turn(ask=ask)
     position = bisect.bisect_left(plan.after_start, number)
     if plan.after_start[position : position + 1] != (number,):
         return Turn(note="the trial began before the model's start was known")
     if number == plan.runner:
         return Turn(draw=start.as_draw())
-    # Slot 0 is the start's trial; without a usable start, the trial that asked for it.
-    origin = -1 if plan.runner is None else plan.after_start.index(plan.runner)
+    # Slot 0 is the trial that ran the start; without a usable start, the one that asked.
+    ran = plan.runner is not None and plan.runner in plan.after_start
+    origin = plan.after_start.index(plan.runner) if ran else -1
     slot = position - origin
     if slot <= 0:
         return Turn(note="the user enqueued the trial's values")
@@ -335,7 +351,9 @@ def plan_turn(
         return Turn(draw=challenger.as_draw(), screen=turned_down)
     first = plan.after_start[origin + guide.warmup_trials]
     if challenge_due(number, first, max(guide.ask_every, 1), plan.challenges):
-        return Turn(background=CHALLENGE_ASK, note=_CHALLENGING)
+        if guide.ask_ahead:
+            return Turn(background=CHALLENGE_ASK, note=_CHALLENGING)
+        return Turn(ask=CHALLENGE_ASK, screen=turned_down)
     return Turn(note="the classical sampler's turn")
 
 
@@ -380,14 +398,14 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
                 directions=study.directions,
                 enqueued=is_enqueued(trial),
             )
-            if turn.background is None or self._claimed(study, trial, _kind(turn)):
+            if _request(turn) is None or self._claimed(study, trial, _kind(turn)):
                 return turn
             return Turn(note="another worker claimed the model's turn at the same moment")
 
     def proposed(self, study: Study, trial: FrozenTrial, turn: Turn, answer: Answer) -> None:
         """Record the model's start or challenger on the asking trial once the endpoint has
         answered; a later trial runs it."""
-        if turn.background is None or not answer.answered:
+        if _request(turn) is None or not answer.answered:
             return
         record: dict[str, Any] = {
             "params": answer.params,
@@ -395,9 +413,11 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
             "answered_at": datetime.datetime.now().isoformat(timespec="microseconds"),
             "usage": dataclasses.asdict(answer.usage),
         }
+        ahead = turn.background is not None
         if _kind(turn) == "start":
-            write_record(study._storage, trial, START_KEY, {**record, "seed": self._draw_seed})
-        else:
+            record = {**record, "seed": self._draw_seed, "ahead": ahead}
+            write_record(study._storage, trial, START_KEY, record)
+        elif ahead:
             write_record(study._storage, trial, CHALLENGE_KEY, record)
 
     def finished(
@@ -439,9 +459,14 @@ class GuidedStrategy(PicklesWithoutLock, Strategy):
         return not rival
 
 
+def _request(turn: Turn) -> ModelAsk | None:
+    """The request the turn sends, whether the trial waits for it or not."""
+    return turn.ask or turn.background
+
+
 def _kind(turn: Turn) -> str:
     """The turn a request is for, as ``llm:turn`` records it: ``start`` or ``challenge``."""
-    request = turn.background
+    request = _request(turn)
     return "challenge" if request is not None and request.question == "challenge" else "start"
 
 
@@ -455,6 +480,7 @@ def _start(number: int, record: dict[str, Any]) -> Start:
         answered.answered_at,
         answered.rationale,
         answered.usage,
+        ahead=record.get("ahead") is True,
     )
 
 
