@@ -7,8 +7,9 @@ configurations after a fixed latency; the objective sleeps for twice that latenc
 - LLMSampler asking for one configuration per request (every trial asks the model);
 - LLMSampler asking for four configurations per request (``batch_size=4``);
 - both again with ``prefetch=True``: the next request is sent while the objective runs;
-- GP alone (``GPSampler``) and the default ``LLMSampler`` (the guided plan over GP), side by
-  side: the default asks once, for its start, and waits for that answer.
+- GP alone (``GPSampler``), the default ``LLMSampler`` (the guided plan over GP) and the same
+  with ``Guide(ask_ahead=True)``, side by side: the default asks once, for its start, and
+  waits for that answer; asking ahead, no trial waits.
 
 For each arm it prints requests per trial, wall-clock time and its ratio to TPE alone (to GP
 alone for the default). Run it from the repository root (the GP arms need the ``gp`` extra)::
@@ -33,6 +34,7 @@ from optuna.samplers import BaseSampler
 from optuna.samplers import GPSampler
 from optuna.samplers import TPESampler
 
+from optuna_llm import Guide
 from optuna_llm import LLMSampler
 from optuna_llm.schedules import Always
 from optuna_llm.testing import ChatCall
@@ -108,7 +110,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="model latency in seconds")
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument(
-        "--only-default", action="store_true", help="only GP alone and the default LLMSampler"
+        "--only-default",
+        action="store_true",
+        help="only GP alone and the default LLMSampler, waiting for its start or asking ahead",
     )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -130,6 +134,13 @@ def main() -> None:
         default = LLMSampler(
             model=server.model, client=server.client(), seed=0, search_space=SPACE
         )
+        ahead = LLMSampler(
+            model=server.model,
+            client=server.client(),
+            seed=0,
+            search_space=SPACE,
+            guide=Guide(ask_ahead=True),
+        )
         results = (
             []
             if args.only_default
@@ -148,6 +159,7 @@ def main() -> None:
         paired = [
             run_arm("GP alone", gp_alone, args.trials, sleep, server),
             run_arm("LLMSampler default", default, args.trials, sleep, server),
+            run_arm("default, ask_ahead=True", ahead, args.trials, sleep, server),
         ]
 
     print(
