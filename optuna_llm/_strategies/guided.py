@@ -239,8 +239,7 @@ def read_plan(
     runner = None
     if start is not None and start.params:
         if start.ahead:
-            ran = runner_of(trials, start.number, start.answered_at)
-            runner = None if ran is None else ran.number
+            runner = next((t.number for t in after if not is_enqueued(t)), None)
         else:
             runner = start.number
     return PlanRecord(

@@ -95,7 +95,7 @@ class Turn:
         """Whether the trial's relative search space is every parameter the study knows: the
         model or its draw proposes, or a request shows the classical sampler's candidate."""
         shown = self.background is not None and self.background.shows_candidate
-        return self.uses_model or self.screen is not None or shown
+        return self.uses_model or shown
 
 
 CLASSICAL = Turn()

@@ -31,6 +31,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 
 from optuna_llm._model.proposer import Answer
+from optuna_llm._model.proposer import ModelAsk
 from optuna_llm._model.proposer import ProposalRequest
 from optuna_llm._model.proposer import Proposer
 from optuna_llm._pickling import PicklesWithoutLock
@@ -120,7 +121,9 @@ class Proposals(PicklesWithoutLock):
                 context.notes.append(context.turn.note or "the classical sampler's turn")
             background = context.turn.background
             if background is not None and not background.shows_candidate:
-                self._send_in_background(study, trial, context.turn, self.specs(study, context))
+                specs = self.specs(study, context)
+                view = Snapshot.of(study, trial)
+                self._send_in_background(study, trial, context.turn, specs=specs, view=view)
         return context.turn
 
     def finish(self, trial_number: int, context: TrialContext | None) -> None:
@@ -196,7 +199,7 @@ class Proposals(PicklesWithoutLock):
             params = self.complete(study, trial, search_space, context)
             write_planned_params(study, trial, params)
         if shows:
-            self._send_in_background(study, trial, turn, specs, candidate=params)
+            self._send_in_background(study, trial, turn, specs=specs, view=view, candidate=params)
         return params
 
     def complete(
@@ -244,7 +247,25 @@ class Proposals(PicklesWithoutLock):
             return Answer(usage=turn.draw.usage, skipped=why)
         if turn.ask is None:
             return Answer()
-        request = ProposalRequest(
+        request = self._request(
+            study, trial, turn.ask, specs=specs, view=view, candidate=candidate, seed=seed
+        )
+        answer = self.proposer.propose(request)
+        self.strategy.proposed(study, trial, turn, answer)
+        return answer
+
+    def _request(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        ask: ModelAsk,
+        *,
+        specs: Mapping[str, ParamSpec],
+        view: Snapshot,
+        candidate: Mapping[str, Any] | None,
+        seed: int,
+    ) -> ProposalRequest:
+        return ProposalRequest(
             trial_number=trial.number,
             specs=specs,
             view=view,
@@ -252,36 +273,27 @@ class Proposals(PicklesWithoutLock):
             metric_names=metric_names(study),
             prior=self._related.section(study._storage),
             seed=seed,
-            ask=turn.ask,
+            ask=ask,
             candidate=candidate,
             ledger=TrialLedger(study._storage, study._study_id, trial),
         )
-        answer = self.proposer.propose(request)
-        self.strategy.proposed(study, trial, turn, answer)
-        return answer
 
     def _send_in_background(
         self,
         study: Study,
         trial: FrozenTrial,
         turn: Turn,
+        *,
         specs: Mapping[str, ParamSpec],
+        view: Snapshot,
         candidate: Mapping[str, Any] | None = None,
     ) -> None:
         assert turn.background is not None
-        view = Snapshot.of(study, trial)
-        request = ProposalRequest(
-            trial_number=trial.number,
-            specs=specs,
-            # The trial holds its candidate: the model's answer must differ from it.
-            view=view if candidate is None else view.holding(candidate),
-            directions=study.directions,
-            metric_names=metric_names(study),
-            prior=self._related.section(study._storage),
-            seed=self._seeds.next(),
-            ask=turn.background,
-            candidate=candidate,
-            ledger=TrialLedger(study._storage, study._study_id, trial),
+        # The trial holds its candidate: the model's answer must differ from it.
+        held = view if candidate is None else view.holding(candidate)
+        seed = self._seeds.next()
+        request = self._request(
+            study, trial, turn.background, specs=specs, view=held, candidate=candidate, seed=seed
         )
 
         def ask_and_record() -> None:
