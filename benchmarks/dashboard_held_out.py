@@ -1,5 +1,5 @@
 """Held-out requests for the dashboard's LLM features: 20 filters and 10 charts on a new study,
-and a second set of 10 filters.
+a second set of 10 filters, and a third of 10 filters and 5 charts.
 
 Written before the dashboard provider's check and prompt additions were built, so that they
 measure the mechanism and not a tuning to them: the provider is never changed to pass one of
@@ -252,7 +252,9 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _label(value: Any) -> str:
-    return str(value).strip().lower()
+    # A None choice drawn by JavaScript is labelled "null": the same category.
+    label = str(value).strip().lower()
+    return "none" if label == "null" else label
 
 
 def _points(trace: Trace, x: str = "x", y: str = "y") -> list[tuple[Any, Any]]:
@@ -416,5 +418,93 @@ CHARTS: tuple[HeldOutChart, ...] = (
                 for step, value in t.intermediate_values.items()
             ]
         ),
+    ),
+)
+
+
+def _last_step_above(t: FrozenTrial, bound: float) -> bool:
+    if not t.intermediate_values:
+        return False
+    return t.intermediate_values[max(t.intermediate_values)] > bound
+
+
+def _mean_by(trials: Sequence[FrozenTrial], name: str) -> list[tuple[Any, Any]]:
+    groups: dict[Any, list[float]] = {}
+    for t in _complete(trials):
+        groups.setdefault(t.params[name], []).append(float(t.value))  # type: ignore[arg-type]
+    return [(key, sum(vs) / len(vs)) for key, vs in groups.items()]
+
+
+def _grouped(trials: Sequence[FrozenTrial], name: str) -> dict[Any, list[float]]:
+    groups: dict[Any, list[float]] = {}
+    for t in _complete(trials):
+        groups.setdefault(t.params[name], []).append(float(t.value))  # type: ignore[arg-type]
+    return groups
+
+
+# A third set, 10 filters and 5 charts, written on 2026-12-07 after the second was measured and
+# before the provider's own prompt and its trial view were built, to measure those.
+FILTERS_THIRD: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "complete trials using log_loss",
+        _each(lambda t: _value(t) is not None and _param(t, "criterion") == "log_loss"),
+    ),
+    HeldOutFilter("the 3 worst trials", lambda trials: _worst(trials, 3)),
+    HeldOutFilter("trials with accuracy above 0.91", _each(lambda t: _above(t, 0.91))),
+    HeldOutFilter(
+        "running or pruned trials",
+        _each(lambda t: t.state in (TrialState.RUNNING, TrialState.PRUNED)),
+    ),
+    HeldOutFilter("trials 10 to 19", _each(lambda t: 10 <= t.number <= 19)),
+    HeldOutFilter(
+        "complete trials without bootstrap that used sqrt",
+        _each(
+            lambda t: (
+                _value(t) is not None
+                and _param(t, "bootstrap") is False
+                and _param(t, "max_features") == "sqrt"
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the 2 best trials that used entropy",
+        lambda trials: _best([t for t in trials if _param(t, "criterion") == "entropy"], 2),
+    ),
+    HeldOutFilter(
+        "trials with min_samples_leaf above 5",
+        _each(lambda t: "min_samples_leaf" in t.params and t.params["min_samples_leaf"] > 5),
+    ),
+    HeldOutFilter(
+        "trials whose last reported accuracy was above 0.9",
+        _each(lambda t: _last_step_above(t, 0.9)),
+    ),
+    HeldOutFilter(
+        "trials with a max_depth under 10 or over 25",
+        _each(lambda t: "max_depth" in t.params and not 10 <= t.params["max_depth"] <= 25),
+    ),
+)
+
+CHARTS_THIRD: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Scatter of n_estimators against accuracy",
+        lambda trials: _some_trace_or_all(
+            [(t.params["n_estimators"], t.value) for t in _complete(trials)]
+        ),
+    ),
+    HeldOutChart(
+        "Bar chart of mean accuracy per max_features choice",
+        lambda trials: _some_trace_or_all(_mean_by(trials, "max_features")),
+    ),
+    HeldOutChart(
+        "Line of accuracy against trial number for complete trials",
+        lambda trials: _some_trace_or_all([(t.number, t.value) for t in _complete(trials)]),
+    ),
+    HeldOutChart(
+        "Histogram of max_depth across all trials",
+        lambda trials: _histogram([t.params["max_depth"] for t in trials if t.params]),
+    ),
+    HeldOutChart(
+        "Box plot of accuracy grouped by bootstrap",
+        lambda trials: _groups(_grouped(trials, "bootstrap")),
     ),
 )
