@@ -55,6 +55,8 @@ from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
+from optuna_llm._dashboard.view import expression
+from optuna_llm._dashboard.view import wrap
 from optuna_llm.exceptions import OptunaLLMError
 
 
@@ -143,35 +145,43 @@ class DashboardLLM:
     def call(self, prompt: str) -> str:
         """The model's answer to one of the dashboard's prompts, checked where it is code."""
         kind = prompts.kind_of(prompt)
-        if kind is None:
-            return unfence(self._ask(prompt))
         if kind == "title":
             return prompts.title_for(prompts.user_query(prompt, kind))
+        request = prompts.request_of(prompt, kind) if kind is not None else None
+        if request is None:
+            return unfence(self._ask(prompt))
         details = self._details()
-        asking = prompts.with_notes(prompt, kind, details)
+        directions = {int(d["id"]): list(d["directions"]) for d in details if not is_synthetic(d)}
         deadline = time.monotonic() + self._check_seconds
-        intent = filter_intent(prompts.user_query(prompt, kind)) if kind == "filter" else None
+        intent = filter_intent(request.query) if request.kind == "filter" else None
         for attempt in range(1, self._attempts + 1):
-            code = unfence(self._ask(asking))
-            verdict = check("filter" if kind == "filter" else "chart", code, details)
+            code = expression(unfence(self._ask(prompts.compose(request, details))))
+            verdict = check(request.kind, code, details)
             problem = verdict.problem
             if problem is None and intent is not None:
                 own = not any(is_synthetic(d) for d in details)
                 problem = kept_problem(intent, verdict.results, own_trials=own)
-            if problem is None:
-                return code
             last = attempt == self._attempts or time.monotonic() >= deadline
+            if problem is None or last:
+                if problem is not None:
+                    _logger.info(
+                        "The model's %s function failed its check (answer %d of at most %d); "
+                        "the dashboard gets it as it is: %s",
+                        request.kind,
+                        attempt,
+                        self._attempts,
+                        problem,
+                    )
+                return wrap(request.kind, code, directions)
             _logger.info(
-                "The model's %s function failed its check (answer %d of at most %d)%s: %s",
-                kind,
+                "The model's %s function failed its check (answer %d of at most %d); "
+                "asking again: %s",
+                request.kind,
                 attempt,
                 self._attempts,
-                "; the dashboard gets it as it is" if last else "; asking again",
                 problem,
             )
-            if last:
-                return code
-            asking = prompts.with_failure(asking, code, problem)
+            request = prompts.retry(request, code, problem)
         raise AssertionError("unreachable: the last attempt returns")
 
     def _ask(self, prompt: str) -> str:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 import urllib.request
 
+import optuna
 import pytest
 
 from benchmarks.dashboard_llm import DEMO_STUDY
@@ -21,23 +22,26 @@ from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
+from optuna_llm._dashboard.view import unwrap
+from optuna_llm._dashboard.view import wrap
 from optuna_llm.dashboard import DashboardLLM
 from optuna_llm.dashboard import DashboardServer
 from optuna_llm.testing import ChatCall
 from optuna_llm.testing import ScriptedLLMServer
 
 
-GOOD_FILTER = """function (trial) {
-  return trial.params.find(p => p.name === "booster")?.param_external_value === "dart";
+GOOD_FILTER = """function (trial, study) {
+  return trial.params.booster === "dart";
 }"""
 THROWING_FILTER = "function (trial) { return trial.values[0] < 0.2; }"
 UNPARSABLE_FILTER = "function (trial: any) { return trial.number < 5; }"
 MUTATING_FILTER = "function (trial) { trial.number = trial.number + 1; return true; }"
 INVENTED_FIELD_FILTER = 'function (trial) { return trial.distribution?.type === "dart"; }'
+INVENTED_PARAMETER_FILTER = "function (trial) { return trial.params.momentum > 0.1; }"
 ENDLESS_FILTER = "function (trial) { while (true) {} }"
 GOOD_CHART = """function (study) {
   const done = study.trials.filter(t => t.state === "Complete");
-  return [{type: "scatter", x: done.map(t => t.number), y: done.map(t => t.values[0])}];
+  return [{type: "scatter", x: done.map(t => t.number), y: done.map(t => t.value)}];
 }"""
 SORTING_CHART = """function (study) {
   const done = study.trials.sort((a, b) => a.number - b.number);
@@ -84,6 +88,7 @@ def test_the_storages_own_trials_are_what_the_check_runs_on(demo_storage: str) -
         (UNPARSABLE_FILTER, "does not parse as JavaScript: SyntaxError"),
         (MUTATING_FILTER, "must not modify its input"),
         (INVENTED_FIELD_FILTER, "fields that the trials do not have: trial.distribution"),
+        (INVENTED_PARAMETER_FILTER, "do not have: trial.params.momentum"),
         (ENDLESS_FILTER, "did not finish within 2 s"),
         ('"not a function"', "not a function but string"),
     ],
@@ -124,13 +129,30 @@ def test_a_function_that_runs_passes(
     assert check(kind, code, synthetic).runs
 
 
-def test_a_filter_may_use_the_whole_trial_list_for_top_n(demo_storage: str) -> None:
-    top = """function (trial, index, trials) {
-      const best = [...trials].filter(t => t.state === "Complete")
-        .sort((a, b) => a.values[0] - b.values[0]).slice(0, 3).map(t => t.number);
-      return best.includes(trial.number);
+def test_a_filter_may_rank_the_study_s_trials_for_top_n(demo_storage: str) -> None:
+    top = """function (trial, study) {
+      const best = [...study.trials].filter(t => t.state === "Complete")
+        .sort((a, b) => a.value - b.value).slice(0, 3);
+      return best.includes(trial);
     }"""
-    assert check("filter", top, study_details(demo_storage)).runs
+    verdict = check("filter", top, study_details(demo_storage))
+    ranked = check(
+        "filter", "function (trial) { return trial.rank <= 3; }", study_details(demo_storage)
+    )
+    assert verdict.runs and verdict.results == ranked.results
+    assert sum(t.kept for t in verdict.results[0]) == 3
+
+
+def test_a_parameter_only_some_trials_have_is_not_an_invented_field() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage)
+    study.optimize(
+        lambda t: t.suggest_float("x", 0, 1) + (t.suggest_int("k", 1, 3) if t.number % 2 else 0),
+        n_trials=4,
+    )
+    assert check(
+        "filter", "function (trial) { return trial.params.k > 1; }", study_details(storage)
+    ).runs
 
 
 def test_the_title_is_the_request_without_a_model_call() -> None:
@@ -149,7 +171,7 @@ class Scripted:
         self.charts = list(charts or [])
 
     def __call__(self, call: ChatCall) -> str:
-        if prompts.kind_of(call.prompt) == "filter":
+        if "function (trial, study)" in call.prompt:
             return self.filters.pop(0)
         return self.charts.pop(0)
 
@@ -189,22 +211,21 @@ def test_a_broken_filter_is_sent_back_and_the_dashboard_gets_the_fixed_one(
     server, root, script = dashboard
     script.filters[:] = [broken, GOOD_FILTER]
     answer = _post(root, "trial_filter_query", {"user_query": "trials that used dart"})
-    assert answer["trial_filtering_func_str"] == GOOD_FILTER
+    assert unwrap(answer["trial_filtering_func_str"]) == GOOD_FILTER
     first, second = server.requests
-    # The model saw the notes and the study's parameters, then its own code and the problem.
-    assert "Notes on these trials" in first.prompt
+    # The model saw the trials' shape and the study's parameters, then its code and the problem.
+    assert "trial.params: {name: value}" in first.prompt
     assert re.search(r'booster \(one of "\w+", "\w+", "\w+"\)', first.prompt)
-    assert "lower is better" in first.prompt
+    assert (
+        "lower is better" in first.prompt
+        and "The user asks: trials that used dart" in first.prompt
+    )
     assert broken in second.prompt and problem in second.prompt
-    assert second.prompt.count("failed with the following error message") == 1
+    assert second.prompt.count("It failed:") == 1
 
 
 ALL_COMPLETE_FILTER = 'function (trial) { return trial.state === "Complete"; }'
-TOP_TWO_FILTER = """function (trial, index, trials) {
-  const ranked = trials.filter(t => t.state === "Complete")
-    .sort((a, b) => a.values[0] - b.values[0]);
-  return ranked.slice(0, 2).some(t => t.number === trial.number);
-}"""
+TOP_TWO_FILTER = "function (trial, study) { return trial.rank <= 2; }"
 
 
 def test_a_filter_that_keeps_more_trials_than_asked_for_is_sent_back(
@@ -213,10 +234,10 @@ def test_a_filter_that_keeps_more_trials_than_asked_for_is_sent_back(
     server, root, script = dashboard
     script.filters[:] = [ALL_COMPLETE_FILTER, TOP_TWO_FILTER]
     answer = _post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
-    assert answer["trial_filtering_func_str"] == TOP_TWO_FILTER
+    assert unwrap(answer["trial_filtering_func_str"]) == TOP_TWO_FILTER
     _, second = server.requests
     assert "the request asks for 2 trials, but it keeps" in second.prompt
-    assert "third argument" in second.prompt
+    assert "trial.rank <= 2" in second.prompt
 
 
 def test_a_broken_chart_is_sent_back_and_its_title_costs_no_model_call(
@@ -225,7 +246,7 @@ def test_a_broken_chart_is_sent_back_and_its_title_costs_no_model_call(
     server, root, script = dashboard
     script.charts[:] = [EMPTY_CHART, GOOD_CHART]
     answer = _post(root, "generate_plotly_graph_query", {"user_query": "objective by trial"})
-    assert answer["generate_plotly_graph_func_str"] == GOOD_CHART
+    assert unwrap(answer["generate_plotly_graph_func_str"]) == GOOD_CHART
     assert answer["generate_plotly_graph_title"] == "Objective by trial"
     assert len(server.requests) == 2
     assert "returned no data" in server.requests[1].prompt
@@ -237,20 +258,23 @@ def test_when_the_attempts_run_out_the_dashboard_gets_the_last_answer(
     server, root, script = dashboard
     script.filters[:] = [THROWING_FILTER, UNPARSABLE_FILTER, MUTATING_FILTER]
     answer = _post(root, "trial_filter_query", {"user_query": "the best trials"})
-    assert answer["trial_filtering_func_str"] == MUTATING_FILTER
+    assert unwrap(answer["trial_filtering_func_str"]) == MUTATING_FILTER
     assert len(server.requests) == 3
 
 
-def test_the_dashboards_own_retry_gets_the_notes_and_one_failure_message(
+def test_the_dashboards_own_retry_shows_the_model_its_own_function_and_the_error(
     dashboard: tuple[ScriptedLLMServer, str, Scripted],
 ) -> None:
     server, root, script = dashboard
     script.filters[:] = [GOOD_FILTER]
-    last = {"func_str": "function (t) { return t.x; }", "error_message": "ReferenceError: x"}
+    failed = wrap("filter", "function (t) { return t.x; }")
+    last = {"func_str": failed, "error_message": "ReferenceError: x"}
     body = {"user_query": "dart trials", "last_response": last}
-    assert _post(root, "trial_filter_query", body)["trial_filtering_func_str"] == GOOD_FILTER
+    answer = _post(root, "trial_filter_query", body)["trial_filtering_func_str"]
+    assert unwrap(answer) == GOOD_FILTER
     (call,) = server.requests
-    assert "Notes on these trials" in call.prompt and "ReferenceError: x" in call.prompt
+    assert "Your last function was:\nfunction (t) { return t.x; }\n" in call.prompt
+    assert "It failed: ReferenceError: x" in call.prompt and "optuna-llm" not in call.prompt
 
 
 def test_bad_limits_are_refused() -> None:

@@ -63,7 +63,7 @@ def test_more_trials_than_asked_for_are_sent_back_with_how_to_rank() -> None:
     problem = kept_problem(FilterIntent(2, frozenset()), [_study(0, 1, 2, 3)])
     assert problem is not None
     assert "asks for 2 trials, but it keeps 4 of the study's 6" in problem
-    assert "third argument" in problem and "slice(0, 2)" in problem
+    assert "trial.rank <= 2" in problem and "slice(0, 2)" in problem
     assert kept_problem(FilterIntent(2, frozenset()), [_study(0, 3)]) is None
     assert kept_problem(FilterIntent(2, frozenset()), [_study(1)]) is None, "fewer may qualify"
 

@@ -36,6 +36,7 @@ from benchmarks.dashboard_llm import judge_chart
 from benchmarks.dashboard_llm import judge_filter
 from benchmarks.dashboard_llm import measure
 from benchmarks.dashboard_llm import summary
+from optuna_llm._dashboard.view import unwrap
 from optuna_llm.dashboard import DashboardLLM
 from optuna_llm.dashboard import DashboardServer
 from optuna_llm.dashboard import dashboard_llm
@@ -49,17 +50,16 @@ from optuna_llm.testing import ScriptedLLMServer
 MODEL_FILTER = """Here is the function:
 
 ```javascript
-function (trial) {
-  const source = trial.user_attrs.find(a => a.key === "llm:source");
-  return trial.state === "Complete" && source !== undefined && source.value === "llm"
-    && trial.values[0] > 0.1;
+function (trial, study) {
+  return trial.state === "Complete" && trial.user_attrs["llm:source"] === "llm"
+    && trial.value > 0.1;
 }
 ```"""
 
 OBJECTIVE_CHART = """function(study) {
-  const trials = study.trials.filter(t => t.state === "Complete" && t.values);
+  const trials = study.trials.filter(t => t.state === "Complete");
   return [{type: "scatter", mode: "markers", name: "objective",
-           x: trials.map(t => t.number), y: trials.map(t => t.values[0])}];
+           x: trials.map(t => t.number), y: trials.map(t => t.value)}];
 }"""
 
 
@@ -92,7 +92,7 @@ def _answers(filter_function: str, chart_function: str = OBJECTIVE_CHART) -> Any
     def reply(call: ChatCall) -> str:
         if "concise graph title" in call.prompt:
             return "Objective value by trial"
-        if "PlotData" in call.prompt:
+        if "Plotly" in call.prompt:
             return chart_function
         return filter_function
 
@@ -182,7 +182,7 @@ def test_a_broken_answer_shows_the_dashboards_error_and_nothing_crashes(
         page.close()
         # The dashboard asked again with the error, and still serves its pages.
         assert len(server.requests) > 2
-        assert any("failed with the following error" in c.prompt for c in server.requests)
+        assert any("It failed: " in c.prompt for c in server.requests)
         with urllib.request.urlopen(f"{dash.url.removesuffix('dashboard/')}api/studies") as r:
             assert r.status == 200
 
@@ -277,7 +277,7 @@ def test_the_dashboard_command_serves_the_study_with_an_endpoint(demo_storage: s
             base = f"http://127.0.0.1:{port}"
             _wait_until_serving(f"{base}/api/studies", process, 60)
             answer = _post(f"{base}/api/llm/trial_filter_query", {"user_query": "anything"})
-            assert answer == {"trial_filtering_func_str": unfence(MODEL_FILTER)}
+            assert unwrap(answer["trial_filtering_func_str"]) == unfence(MODEL_FILTER)
         finally:
             process.send_signal(signal.SIGINT)
             output, _ = process.communicate(timeout=90)
@@ -414,7 +414,7 @@ def test_the_measurement_counts_what_works_and_keeps_the_answers(
     ]
     # A chart's title costs no model request.
     assert [o.model_calls for o in outcomes] == [1, 1, 1]
-    assert outcomes[1].answers == [unfence(MODEL_FILTER)]
+    assert [unwrap(a) for a in outcomes[1].answers] == [unfence(MODEL_FILTER)]
     assert summary(outcomes) == "filter: 1 of 2 work\nchart: 1 of 1 work"
     assert len(lines) == 3
     assert (tmp_path / "dashboard-llm-filter.png").stat().st_size > 0

@@ -1,12 +1,14 @@
 """Run a generated dashboard function in V8 before the dashboard gets it.
 
-optuna-dashboard evaluates the model's JavaScript in the browser: a trial filter as
-``trials.filter(eval("(" + code + ")"))`` and a chart function as ``eval(...)(study)``. Here
-the same code runs the same way in an embedded V8 (``mini-racer``), on the studies as the
-dashboard serves them (see ``studies.py``), with no network, file or DOM access, a time limit
-and a memory limit. The trials are wrapped in proxies that refuse every write (the function
-must not change its input) and note every read of a field the trials do not have, which is
-how a small model's invented fields (``trial.distribution``, ``param_external_type``) show.
+optuna-dashboard evaluates the JavaScript it gets in the browser: a trial filter as
+``trials.filter(eval("(" + code + ")"))`` and a chart function as ``eval(...)(study)``. What it
+gets is the model's function behind the wrapper of ``view.py``, which shows the function the
+trials as Optuna's Python API does. Here the model's function runs on that same view, built by
+the same JavaScript from the studies as the dashboard serves them (see ``studies.py``), in an
+embedded V8 (``mini-racer``) with no network, file or DOM access, a time limit and a memory
+limit. The view is wrapped in proxies that refuse every write (the function must not change
+its input) and note every read of a field that no trial has, which is how a small model's
+invented fields (``trial.distribution``, a parameter the study does not have) show.
 
 A check returns the problem in words for the model to fix, or None when the function runs;
 for a filter, also which trials it kept, for ``intent`` to compare with the request.
@@ -18,9 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import json
 import threading
+import time
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
+
+from optuna_llm._dashboard.studies import is_synthetic
+from optuna_llm._dashboard.view import VIEW_JS
+from optuna_llm._dashboard.view import expression
 
 
 if TYPE_CHECKING:
@@ -31,14 +38,9 @@ Kind = Literal["filter", "chart"]
 
 TIME_LIMIT_SECONDS = 2.0
 MEMORY_LIMIT_BYTES = 128 * 1024 * 1024
-
-# Fields that the dashboard's trials may lack (failed and running trials have no values, a
-# waiting trial no start): reading them is not a mistake.
-_OPTIONAL = ("values", "datetime_start", "datetime_complete")
+_SETTLE_TRIES = 5
 
 _HARNESS = r"""
-const __optional = new Set(OPTIONAL);
-
 function __shapeTrial(t) {
   // As the dashboard's page converts the API's trials before a function sees them.
   return {
@@ -51,35 +53,45 @@ function __shapeTrial(t) {
   };
 }
 
-function __shapeStudy(d) {
-  return {
-    id: d.id, name: d.name, directions: d.directions, user_attrs: d.user_attrs,
-    trials: d.trials.map(__shapeTrial), best_trials: d.best_trials.map(__shapeTrial),
-    union_search_space: d.union_search_space,
-    intersection_search_space: d.intersection_search_space,
-    union_user_attrs: d.union_user_attrs, has_intermediate_values: d.has_intermediate_values,
-    note: d.note, artifacts: d.artifacts, metric_names: d.objective_names,
-  };
+function __studyView(detail) {
+  // As the wrapper shows the study to the model's function (see view.py).
+  const study = __optunaView(detail.trials.map(__shapeTrial), detail.directions);
+  study.name = detail.name;
+  study.user_attrs = Object.fromEntries((detail.user_attrs || []).map((a) => [a.key, a.value]));
+  return study;
 }
 
-function __guard(value, path, missing) {
+// A view's trials are "trial" wherever they are reached from.
+function __child(path, key, index) {
+  if (path === "study.trials" || (path === "study" && key === "best_trial")) return "trial";
+  return index ? path + "[]" : path + "." + key;
+}
+
+// One proxy per object, so that a trial found twice is the same trial (t === trial).
+const __proxies = new WeakMap();
+
+function __guard(value, path, reads) {
   if (value === null || typeof value !== "object" || value instanceof Date) return value;
+  if (__proxies.has(value)) return __proxies.get(value);
   const refuse = (key) => {
     throw new TypeError(
       "the function must not modify its input, but it changed " + path + "." + String(key));
   };
-  return new Proxy(value, {
+  const proxy = new Proxy(value, {
     get(target, key, receiver) {
       const got = Reflect.get(target, key, receiver);
       if (typeof key !== "string") return got;
       const index = Array.isArray(target) && /^\d+$/.test(key);
-      if (!index && !(key in target) && !__optional.has(key)) missing.add(path + "." + key);
-      return __guard(got, index ? path + "[]" : path + "." + key, missing);
+      const child = __child(path, key, index);
+      if (!index) (key in target ? reads.found : reads.missing).add(child);
+      return __guard(got, child, reads);
     },
     set(target, key) { refuse(key); },
     deleteProperty(target, key) { refuse(key); },
     defineProperty(target, key) { refuse(key); },
   });
+  __proxies.set(value, proxy);
+  return proxy;
 }
 
 function __hasData(trace) {
@@ -92,27 +104,30 @@ function __describe(error) {
   return error instanceof Error ? error.name + ": " + error.message : "threw " + String(error);
 }
 
-function __check(kind, code, details) {
+function __check(kind, code, details, own) {
   let fn;
   try {
-    fn = eval("(" + code + ")");
+    fn = eval("(" + code + "\n)");
   } catch (e) {
     return {problem: "it does not parse as JavaScript: " + __describe(e)};
   }
   if (typeof fn !== "function") return {problem: "it is not a function but " + typeof fn};
-  const missing = new Set();
+  const reads = {found: new Set(), missing: new Set()};
   const results = [];
   let withData = 0;
   for (const detail of details) {
-    const study = __shapeStudy(detail);
+    const study = __studyView(detail);
+    const guarded = __guard(study, "study", reads);
     try {
       if (kind === "filter") {
-        const trials = __guard(study.trials, "trials", missing);
-        const kept = new Set(trials.filter(fn).map((t) => t.number));
+        const kept = new Set();
+        study.trials.forEach((trial, i) => {
+          if (fn(guarded.trials[i], guarded)) kept.add(trial.number);
+        });
         results.push(study.trials.map((t) => [t.number, t.state, kept.has(t.number)]));
         withData += 1;
       } else {
-        const traces = fn(__guard(study, "study", missing));
+        const traces = fn(guarded);
         if (!Array.isArray(traces)) {
           return {problem: "it returned " + (traces === null ? "null" : typeof traces)
             + ", not an array of Plotly traces"};
@@ -130,10 +145,14 @@ function __check(kind, code, details) {
       return {problem: "running it on the study's trials failed: " + __describe(e)};
     }
   }
-  if (missing.size > 0) {
-    const named = [...missing].map((p) => p.replace(/^trials\[\]/, "trial")).sort();
+  // A parameter or attribute only some trials have is not missing, and the synthetic study
+  // stands in for trials whose names it cannot know.
+  const named = /^trial\.(params|user_attrs|intermediate_values)\./;
+  const missing = [...reads.missing]
+    .filter((p) => !reads.found.has(p) && (own || !named.test(p))).sort();
+  if (missing.length > 0) {
     return {problem: "it reads fields that the trials do not have: "
-      + named.slice(0, 6).join(", ")};
+      + missing.slice(0, 6).join(", ")};
   }
   if (kind === "chart" && withData === 0) {
     return {problem: "it returned no data: every trace is empty on the study's trials"};
@@ -173,14 +192,16 @@ def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
     context = _context()
     try:
         context.eval(f"globalThis.__details = {json.dumps(list(details))};")
-        call = f"JSON.stringify(__check({json.dumps(kind)}, {json.dumps(code)}, __details))"
+        model = json.dumps(expression(code))
+        own = json.dumps(not any(is_synthetic(d) for d in details))
+        call = f"JSON.stringify(__check({json.dumps(kind)}, {model}, __details, {own}))"
         answer = context.eval(call, timeout_sec=TIME_LIMIT_SECONDS, max_memory=MEMORY_LIMIT_BYTES)
     except JSTimeoutException:
         return Verdict(f"it did not finish within {TIME_LIMIT_SECONDS:.0f} s (an endless loop?)")
     except JSOOMException:
         return Verdict(f"it used more than {MEMORY_LIMIT_BYTES // 2**20} MB of memory")
     finally:
-        context.eval("globalThis.__details = undefined;")
+        _settle(context)
     outcome = json.loads(str(answer))
     problem = outcome.get("problem")
     if problem is not None:
@@ -195,6 +216,25 @@ def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
 _local = threading.local()
 
 
+def _settle(context: MiniRacer) -> None:
+    """Free the context for the next check, also after a function V8 stopped.
+
+    The memory limit stays set on the context until reset, what a stopped function left
+    counts against it until collected, and V8's stop may reach the next run late.
+    """
+    from py_mini_racer import JSEvalException  # noqa: PLC0415 - an optional dependency
+
+    context.set_hard_memory_limit(0)
+    for _ in range(_SETTLE_TRIES):
+        try:
+            context.eval("globalThis.__details = undefined;")
+        except JSEvalException:
+            time.sleep(0.05)
+            continue
+        break
+    context.low_memory_notification()
+
+
 def _context() -> MiniRacer:
     """This thread's V8 context with the harness loaded.
 
@@ -207,6 +247,7 @@ def _context() -> MiniRacer:
     context: MiniRacer | None = getattr(_local, "context", None)
     if context is None:
         context = MiniRacer()
-        context.eval(_HARNESS.replace("OPTIONAL", json.dumps(list(_OPTIONAL))))
+        context.eval(VIEW_JS)
+        context.eval(_HARNESS)
         _local.context = context
     return context

@@ -141,10 +141,11 @@ def _too_many(count: int, kept: int, total: int) -> str:
     trials = "trial" if count == 1 else "trials"
     return (
         f"the request asks for {count} {trials}, but it keeps {kept} of the study's {total}. "
-        "Rank the trials with the third argument, the whole list, and keep a trial only if it "
-        "is among the first ones: function (trial, index, trials) { const ranked = "
-        "trials.filter(/* the trials the request ranks */).sort(/* as the request ranks them "
-        f"*/); return ranked.slice(0, {count}).some(t => t.number === trial.number); }}"
+        f"For the {count} best or worst of all complete trials, test trial.rank <= {count} or "
+        f"trial.rank_from_worst <= {count}; otherwise rank the trials the request names and "
+        "keep the first ones: function (trial, study) { const ranked = study.trials.filter("
+        "/* the trials the request ranks */).sort(/* as the request ranks them */); return "
+        f"ranked.slice(0, {count}).includes(trial); }}"
     )
 
 

@@ -1,19 +1,28 @@
-"""optuna-dashboard's prompts, read and extended: which feature asks, what the user asked, the
-notes that keep a small model off its usual mistakes, the re-ask after a failed check, and a
-chart's title taken from the request.
+"""optuna-dashboard's prompts read, and the provider's own written in their place: which
+feature asks, what the user asked, the prompt that asks the model for a function over trials
+shaped as Optuna's Python API shows them (see ``view.py``), the re-ask after a failed check,
+and a chart's title taken from the request.
 
 The dashboard's prompts are its own (``optuna_dashboard.llm.prompt_templates``); a provider
 sees only their text. Each begins with a sentence of its own, and those of the generated
 functions end the user's words with ``====== User Query Finished ======``, after which the
-dashboard appends its own failure message when it asks again.
+dashboard appends its own failure message when it asks again. They describe the trials as the
+dashboard's page holds them, a shape the bundled model misreads (see docs/dashboard.md), so
+the provider keeps only the request from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
+import json
 import re
 from typing import Any
 from typing import Literal
+
+from optuna_llm._dashboard.studies import is_synthetic
+from optuna_llm._dashboard.view import unwrap
 
 
 PromptKind = Literal["filter", "chart", "rechart", "title"]
@@ -24,55 +33,77 @@ _OPENINGS: dict[str, PromptKind] = {
     "Please rewrite a JavaScript function": "rechart",
     "You are tasked with generating ONLY a concise graph title": "title",
 }
-_INSTRUCTIONS_END = "====== Instructions Finished ======"
 _QUERY_END = "====== User Query Finished ======"
 _TITLE_QUERY = re.compile(r"User Query:\n-+\n(?P<query>.*?)\n-+\n", re.DOTALL)
 
 MAX_TITLE_CHARACTERS = 50
-# At most this many parameters are named in the notes, and this many choices of each.
+# At most this many parameters are named in the prompt, and this many choices of each.
 _MAX_PARAMETERS = 20
 _MAX_CHOICES = 8
 
-# What the bundled model got wrong on the dashboard's own prompts, one line each.
-_FILTER_NOTES = (
-    'A parameter\'s value as users see it is the string `param_external_value` ("gini", '
-    '"None", "True", "0.5"); compare categorical values with it. There is no '
-    "`param_external_type`, and a trial has no `distribution` (each of its params has one).",
-    "`trial.user_attrs` is a list of {key, value}: "
-    'trial.user_attrs.find(a => a.key === "name")?.value',
-    '`trial.values` is missing unless trial.state === "Complete": test the state first.',
-    "For the best, top, worst, first or last N trials, use the third argument, the whole "
-    "list: function (trial, index, trials) { ... }",
-    "Plain JavaScript: no type annotations, and never assign to a const.",
-)
-_CHART_NOTES = (
-    "`param_internal_value` is a number (a categorical's index); `param_external_value` is "
-    'the string users see ("gini", "None"): group and label categorical values with it.',
-    "`trial.user_attrs` is a list of {key, value}: "
-    't.user_attrs.find(a => a.key === "name")?.value',
-    '`trial.values` is missing unless trial.state === "Complete": test the state first.',
-    "Copy before sorting ([...study.trials].sort(...)): the input must not change.",
-    "Plain JavaScript: no type annotations, and never assign to a const.",
-)
+_TRIAL_FIELDS = """Each trial looks like an Optuna FrozenTrial:
+- trial.number: 0, 1, 2, ... in the order the trials started
+- trial.state: "Complete", "Pruned", "Fail", "Running" or "Waiting"
+- trial.value: the objective value; undefined unless the trial is complete
+- trial.params: {{name: value}}, e.g. trial.params.{name}
+- trial.user_attrs: {{key: value}}, e.g. trial.user_attrs["{key}"]
+- trial.intermediate_values: {{step: value}}, e.g. trial.intermediate_values[0]
+- trial.rank: 1 for the best complete trial, 2 for the second best, ...; undefined if not complete
+- trial.rank_from_worst: 1 for the worst complete trial, 2 for the second worst, ...
+study.trials is the list of all trials, study.best_trial the best one."""
 
-_FAILURE = """
-Please notice that the last response generated the following function:
+_FILTER = """Write a JavaScript function (trial, study) that returns true for the trials the user \
+asks for, and false for the others.
 
-```javascript
+{fields}
+
+Examples:
+// complete trials with {name} above {bound}
+function (trial, study) {{
+  return trial.state === "Complete" && trial.params.{name} > {bound};
+}}
+// the 5 best trials
+function (trial, study) {{
+  return trial.rank <= 5;
+}}
+{facts}
+Plain JavaScript, no type annotations. Do not change trial or study. No network, DOM or I/O.
+Answer with the function only.
+"""
+
+_CHART = """Write a JavaScript function (study) that returns an array of Plotly traces (data \
+only, no layout) drawing what the user asks for.
+
+{fields}
+
+Example:
+// the objective against {name}
+function (study) {{
+  const done = study.trials.filter((t) => t.state === "Complete");
+  return [{{type: "scatter", mode: "markers", name: "{name}",
+    x: done.map((t) => t.params.{name}), y: done.map((t) => t.value)}}];
+}}
+{facts}
+Plain JavaScript, no type annotations. Do not change study or its trials: copy a list \
+before sorting it ([...study.trials].sort(...)). No network, DOM or I/O. Each trace's x and y \
+have the same length. Answer with the function only.
+"""
+
+_FAILED = """
+Your last function was:
 {code}
-```
+It failed: {problem}
+Write the function again without this problem.
+"""
 
-This function failed with the following error message:
-
-```
-{problem}
-```
-
-Please consider the error message and generate another code that retains the user query \
-without any errors.
-Remember the same security constraints: no network requests, no DOM manipulation, no external \
-calls, no I/O operations, and no trial modifications.
-Do not forget to return a valid JavaScript function code without any other texts."""
+_DASHBOARD_FAILURE = re.compile(
+    r"generated the following function:\n\n```javascript\n(?P<code>.*?)\n```\n\n"
+    r"This function failed with the following error message:\n\n```\n(?P<problem>.*?)\n```",
+    re.DOTALL,
+)
+_PREVIOUS_FUNCTION = re.compile(
+    r"Previously generated function:\n-+\n(?P<code>.*?)\n-+\n", re.DOTALL
+)
 
 
 def kind_of(prompt: str) -> PromptKind | None:
@@ -96,21 +127,71 @@ def user_query(prompt: str, kind: PromptKind) -> str:
     return "\n".join(line for line in words.splitlines() if not re.fullmatch(r"-+", line)).strip()
 
 
-def with_notes(prompt: str, kind: PromptKind, details: Sequence[dict[str, Any]]) -> str:
-    """``prompt`` with its kind's notes and the studies' facts at the end of its instructions."""
-    if kind == "title" or _INSTRUCTIONS_END not in prompt:
-        return prompt
-    notes = _FILTER_NOTES if kind == "filter" else _CHART_NOTES
-    lines = [f"- {note}" for note in notes] + _facts(details)
-    block = "Notes on these trials:\n" + "\n".join(lines) + "\n\n"
-    before, marker, after = prompt.partition(_INSTRUCTIONS_END)
-    return before + block + marker + after
+@dataclass(frozen=True)
+class Request:
+    """What one of the dashboard's prompts for a function asks: the user's words, the chart
+    function to change (for a rewrite), and the last answer and why it failed (for a retry).
+
+    ``code`` and ``previous`` are the model's own functions, taken out of their wrapper.
+    """
+
+    kind: Literal["filter", "chart"]
+    query: str
+    previous: str | None = None
+    code: str | None = None
+    problem: str | None = None
 
 
-def with_failure(prompt: str, code: str, problem: str) -> str:
-    """``prompt`` asking again: its own failure message, if any, replaced by this one."""
-    before, marker, _ = prompt.partition(_QUERY_END)
-    return before + marker + "\n" + _FAILURE.format(code=code, problem=problem)
+def request_of(prompt: str, kind: PromptKind) -> Request | None:
+    """The request in one of the dashboard's prompts for a function; None for a title, or for
+    a rewrite of a chart function that optuna-llm did not write (its own prompt suits it)."""
+    if kind == "title":
+        return None
+    previous = None
+    if kind == "rechart":
+        found = _PREVIOUS_FUNCTION.search(prompt)
+        previous = unwrap(found.group("code")) if found else None
+        if previous is None:
+            return None
+    code = problem = None
+    failure = _DASHBOARD_FAILURE.search(prompt.partition(_QUERY_END)[2])
+    if failure is not None:
+        code = unwrap(failure.group("code")) or failure.group("code")
+        problem = failure.group("problem")
+    return Request(
+        "filter" if kind == "filter" else "chart",
+        user_query(prompt, kind),
+        previous=previous,
+        code=code,
+        problem=problem,
+    )
+
+
+def compose(request: Request, details: Sequence[dict[str, Any]]) -> str:
+    """The prompt that asks the model for ``request``'s function, on trials shaped as in
+    ``view.py``, with the facts of the studies in ``details``."""
+    # The synthetic study that stands in for an empty storage is no study of the user's.
+    details = [d for d in details if not is_synthetic(d)]
+    name, bound = _example_parameter(details)
+    keys = _user_attr_keys(details)
+    fields = _TRIAL_FIELDS.format(name=name, key=keys[0] if keys else "source")
+    facts = "\n".join(_facts(details))
+    facts = f"\nThis study:\n{facts}\n" if facts else ""
+    template = _FILTER if request.kind == "filter" else _CHART
+    text = template.format(fields=fields, name=name, bound=bound, facts=facts)
+    if request.previous is not None:
+        text += f"\nThe chart's function now:\n{request.previous}\nChange it as the user asks: "
+    else:
+        text += "\nThe user asks: "
+    text += request.query + "\n"
+    if request.code is not None:
+        text += _FAILED.format(code=request.code, problem=request.problem or "no message")
+    return text
+
+
+def retry(request: Request, code: str, problem: str) -> Request:
+    """``request`` asked again after ``code`` failed with ``problem``."""
+    return replace(request, code=code, problem=problem)
 
 
 def title_for(query: str) -> str:
@@ -130,28 +211,67 @@ def _facts(details: Sequence[dict[str, Any]]) -> list[str]:
         (only,) = directions
         if len(only) == 1:
             better = "higher" if only[0] == "maximize" else "lower"
-            facts.append(f"- The study's objective is values[0]: {better} is better.")
+            facts.append(f"- trial.value: {better} is better ({only[0]})")
+    parameters = _parameters(details)
+    if parameters:
+        named = list(parameters.items())[:_MAX_PARAMETERS]
+        facts.append("- trial.params: " + "; ".join(f"{n} {d}".rstrip() for n, d in named))
+    keys = _user_attr_keys(details)
+    if keys:
+        facts.append("- trial.user_attrs keys: " + ", ".join(f'"{k}"' for k in keys))
+    return facts
+
+
+def _parameters(details: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each parameter of the studies, described by its first study that has it."""
     parameters: dict[str, str] = {}
     for detail in details:
         for entry in detail.get("union_search_space", ()):
-            parameters.setdefault(entry["name"], _describe(entry.get("distribution", {})))
-    if parameters:
-        named = list(parameters.items())[:_MAX_PARAMETERS]
-        facts.append("- Parameters: " + "; ".join(f"{n} {d}".rstrip() for n, d in named) + ".")
-    keys = sorted({a["key"] for d in details for a in d.get("union_user_attrs", ())})
-    if keys:
-        facts.append("- User attribute keys: " + ", ".join(f'"{k}"' for k in keys) + ".")
-    return facts
+            if entry["name"] not in parameters:
+                parameters[entry["name"]] = _describe(entry.get("distribution", {}))
+    return parameters
+
+
+def _user_attr_keys(details: Sequence[dict[str, Any]]) -> list[str]:
+    return sorted({a["key"] for d in details for a in d.get("union_user_attrs", ())})
+
+
+def _example_parameter(details: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """A numeric parameter of the studies and a bound within its range, for the examples."""
+    for detail in details:
+        for entry in detail.get("union_search_space", ()):
+            distribution = entry.get("distribution", {})
+            if distribution.get("type") in ("IntDistribution", "FloatDistribution"):
+                low, high = float(distribution["low"]), float(distribution["high"])
+                middle = (low + high) / 2
+                bound = (
+                    f"{round(middle)}"
+                    if distribution["type"] == "IntDistribution"
+                    else f"{middle:.3g}"
+                )
+                return entry["name"], bound
+    return "x", "0"
 
 
 def _describe(distribution: dict[str, Any]) -> str:
     kind = distribution.get("type")
     if kind == "CategoricalDistribution":
-        choices = [str(c.get("value")) for c in distribution.get("choices", ())]
-        listed = ", ".join(f'"{c}"' for c in choices[:_MAX_CHOICES])
-        return f"(one of {listed})"
-    if kind == "IntDistribution":
-        return "(integer)"
-    if kind == "FloatDistribution":
-        return "(number)"
+        choices = [_literal(c) for c in distribution.get("choices", ())]
+        return "(one of " + ", ".join(choices[:_MAX_CHOICES]) + ")"
+    if kind in ("IntDistribution", "FloatDistribution"):
+        noun = "integer" if kind == "IntDistribution" else "number"
+        scale = ", log scale" if distribution.get("log") else ""
+        return f"({noun} from {distribution.get('low')} to {distribution.get('high')}{scale})"
     return ""
+
+
+def _literal(choice: dict[str, Any]) -> str:
+    """A categorical choice as the trial view holds it, written in JavaScript."""
+    text, pytype = str(choice.get("value")), str(choice.get("pytype", ""))
+    if "NoneType" in pytype:
+        return "null"
+    if "bool" in pytype:
+        return text.lower()
+    if "'int'" in pytype or "float" in pytype:
+        return text
+    return json.dumps(text)
