@@ -508,3 +508,74 @@ CHARTS_THIRD: tuple[HeldOutChart, ...] = (
         lambda trials: _groups(_grouped(trials, "bootstrap")),
     ),
 )
+
+
+# A fourth set, written on 2026-12-07 after the trial view was measured on the third and
+# before its examples were changed, to measure that change on requests it was not made on.
+FILTERS_FOURTH: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "trials that used more than 200 estimators",
+        _each(lambda t: "n_estimators" in t.params and t.params["n_estimators"] > 200),
+    ),
+    HeldOutFilter(
+        "complete trials where criterion is gini and max_depth is at least 15",
+        _each(
+            lambda t: (
+                _value(t) is not None
+                and _param(t, "criterion") == "gini"
+                and t.params["max_depth"] >= 15
+            )
+        ),
+    ),
+    HeldOutFilter("the best 4 trials", lambda trials: _best(trials, 4)),
+    HeldOutFilter("trials that were pruned", _each(lambda t: t.state == TrialState.PRUNED)),
+    HeldOutFilter(
+        "trials where bootstrap is true", _each(lambda t: _param(t, "bootstrap") is True)
+    ),
+    HeldOutFilter(
+        "trials numbered below 5 or above 35", _each(lambda t: t.number < 5 or t.number > 35)
+    ),
+    HeldOutFilter(
+        "trials that used entropy or log_loss",
+        _each(lambda t: _param(t, "criterion") in ("entropy", "log_loss")),
+    ),
+    HeldOutFilter(
+        "complete trials with accuracy below 0.9",
+        _each(lambda t: _value(t) is not None and float(t.value) < 0.9),  # type: ignore[arg-type]
+    ),
+    HeldOutFilter(
+        "trials with max_features sqrt and min_samples_leaf at most 3",
+        _each(
+            lambda t: _param(t, "max_features") == "sqrt" and _param(t, "min_samples_leaf") <= 3
+        ),
+    ),
+    HeldOutFilter(
+        "the 2 worst trials with bootstrap off",
+        lambda trials: _worst([t for t in trials if _param(t, "bootstrap") is False], 2),
+    ),
+)
+
+CHARTS_FOURTH: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Scatter of min_samples_leaf against accuracy",
+        lambda trials: _some_trace_or_all(
+            [(t.params["min_samples_leaf"], t.value) for t in _complete(trials)]
+        ),
+    ),
+    HeldOutChart(
+        "Bar chart counting trials per criterion",
+        lambda trials: _counts(Counter(t.params["criterion"] for t in trials if t.params)),
+    ),
+    HeldOutChart(
+        "Box plot of accuracy for each max_features choice",
+        lambda trials: _groups(_grouped(trials, "max_features")),
+    ),
+    HeldOutChart(
+        "Histogram of accuracy over complete trials",
+        lambda trials: _histogram([t.value for t in _complete(trials)]),
+    ),
+    HeldOutChart(
+        "Mean accuracy per bootstrap value as bars",
+        lambda trials: _some_trace_or_all(_mean_by(trials, "bootstrap")),
+    ),
+)
