@@ -19,14 +19,16 @@ from optuna_llm.dashboard import run_dashboard
 run_dashboard("sqlite:///studies.db")  # blocks until Ctrl-C
 ```
 
-The dashboard is optuna-dashboard's own WSGI application (`optuna_dashboard.wsgi`) with its
-own prompts, served on a threaded server so that the pages stay responsive while a small model
-writes its answer. The provider adds to those prompts a few notes on what small models get
-wrong, and runs every function the model writes in an embedded JavaScript engine, on the
-storage's own trials, before the dashboard gets it: a function that does not parse, throws,
-changes its input, reads fields the trials do not have, or draws no data goes back to the
-model with the problem (see [`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]). A chart's
-title is the request itself, so a chart costs no second model call.
+The dashboard is optuna-dashboard's own WSGI application (`optuna_dashboard.wsgi`), served on
+a threaded server so that the pages stay responsive while a small model writes its answer. The
+provider asks the model, in a prompt of its own, for a function over trials shaped as Optuna's
+Python API shows them (`trial.params["max_depth"]`, `trial.value`, `trial.rank`), hands the
+dashboard that function behind a wrapper that builds the shape from the dashboard's trials, and
+runs every function the model writes in an embedded JavaScript engine, on the storage's own
+trials, before the dashboard gets it: a function that does not parse, throws, changes its
+input, reads fields the trials do not have, or draws no data goes back to the model with the
+problem (see [`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]). A chart's title is the
+request itself, so a chart costs no second model call.
 """
 
 from __future__ import annotations
@@ -94,14 +96,18 @@ class DashboardLLM:
     of a Markdown fence when the model wrapped its answer in one (see
     [`unfence`][optuna_llm.dashboard.unfence]).
 
-    For the trial filter and the chart generator it adds short notes to the dashboard's prompt
-    (the fields a small model misreads, and the storage's parameters, choices, directions and
-    user attribute keys), then runs the function the model wrote in V8 (``mini-racer``, with no
-    network or file access, and limits of 2 s and 128 MB) on the trials of the storage's most
-    recent studies, shaped as the dashboard shapes them (a small synthetic study when the
-    storage has none). A function that does not parse, throws, changes its input, reads a
-    field the trials do not have, or (for a chart) returns no data is sent back to the model
-    with the problem, up to ``attempts`` answers and ``check_seconds`` in all; then the last
+    For the trial filter and the chart generator it keeps the user's request from the
+    dashboard's prompt and asks in a prompt of its own for a function over trials shaped as
+    Optuna's Python API shows them (``trial.params["max_depth"]``, ``trial.user_attrs[key]``,
+    ``trial.value``, ``trial.rank``), with the storage's parameters, choices, direction and
+    user attribute keys; the dashboard gets that function behind a wrapper that builds this
+    shape from its own trials. Each function the model writes first runs in V8
+    (``mini-racer``, with no network or file access, and limits of 2 s and 128 MB) on the
+    trials of the storage's most recent studies, shaped as in the browser (a small synthetic
+    study when the storage has none). A function that does not parse, throws, changes its
+    input, reads a field no trial has, keeps more trials than the request names or trials of
+    a state it does not name, or (for a chart) returns no data is sent back to the model with
+    the problem, up to ``attempts`` answers and ``check_seconds`` in all; then the last
     answer goes to the dashboard, whose own error says why it fails. A chart's title is the
     user's request, shortened to 50 characters, with no model call.
     Rate-limit and authentication errors reach the dashboard as its own exceptions, so it shows
@@ -154,22 +160,26 @@ class DashboardLLM:
         directions = {int(d["id"]): list(d["directions"]) for d in details if not is_synthetic(d)}
         deadline = time.monotonic() + self._check_seconds
         intent = filter_intent(request.query) if request.kind == "filter" else None
+        runs: str | None = None
         for attempt in range(1, self._attempts + 1):
             code = expression(unfence(self._ask(prompts.compose(request, details))))
             verdict = check(request.kind, code, details)
             problem = verdict.problem
             if problem is None and intent is not None:
+                runs = code
                 own = not any(is_synthetic(d) for d in details)
                 problem = kept_problem(intent, verdict.results, own_trials=own)
             last = attempt == self._attempts or time.monotonic() >= deadline
             if problem is None or last:
                 if problem is not None:
+                    # A filter that runs, if one did, rather than one that does not.
+                    code = runs or code
                     _logger.info(
-                        "The model's %s function failed its check (answer %d of at most %d); "
-                        "the dashboard gets it as it is: %s",
+                        "The model's %s functions failed their checks (%d answers); the "
+                        "dashboard gets the last %s: %s",
                         request.kind,
                         attempt,
-                        self._attempts,
+                        "one that runs" if runs else "one",
                         problem,
                     )
                 return wrap(request.kind, code, directions)

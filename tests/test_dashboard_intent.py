@@ -65,7 +65,16 @@ def test_more_trials_than_asked_for_are_sent_back_with_how_to_rank() -> None:
     assert "asks for 2 trials, but it keeps 4 of the study's 6" in problem
     assert "trial.rank <= 2" in problem and "slice(0, 2)" in problem
     assert kept_problem(FilterIntent(2, frozenset()), [_study(0, 3)]) is None
-    assert kept_problem(FilterIntent(2, frozenset()), [_study(1)]) is None, "fewer may qualify"
+
+
+def test_fewer_trials_than_asked_for_are_sent_back_when_the_study_has_enough() -> None:
+    problem = kept_problem(FilterIntent(2, frozenset()), [_study(1)])
+    assert problem is not None and "asks for 2 trials, but it keeps 1" in problem
+    # Fewer may be right when the study has fewer complete trials, or on the synthetic study.
+    assert kept_problem(FilterIntent(2, frozenset()), [_study(0, states="CPF")]) is None
+    assert kept_problem(FilterIntent(2, frozenset()), [_study(1)], own_trials=False) is None
+    # Keeping none is another problem, named as such.
+    assert "keeps no trial" in str(kept_problem(FilterIntent(2, frozenset()), [_study()]))
 
 
 def test_trials_of_a_state_the_request_did_not_name_are_sent_back() -> None:

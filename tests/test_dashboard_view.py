@@ -216,7 +216,8 @@ def test_the_prompt_asks_for_the_python_shape_with_the_studys_facts(
     assert request == prompts.Request("filter", "trials with depth above 3")
     text = prompts.compose(request, details)
     better = "higher" if study.direction.name == "MAXIMIZE" else "lower"
-    assert f"trial.value: {better} is better" in text
+    objective = "the objective, by whatever name the user gives it (accuracy, loss, ...)"
+    assert f"- trial.value: {objective}; {better} is better" in text
     choices = text.split("kind (one of ", 1)[1].split(")", 1)[0]
     assert sorted(choices.split(", ")) == sorted(['"gini"', "null", "true", "3"])
     assert "depth (integer from 1 to 9)" in text

@@ -152,7 +152,7 @@ function __check(kind, code, details, own) {
     .filter((p) => !reads.found.has(p) && (own || !named.test(p))).sort();
   if (missing.length > 0) {
     return {problem: "it reads fields that the trials do not have: "
-      + missing.slice(0, 6).join(", ")};
+      + missing.slice(0, 6).join(", "), missing: true};
   }
   if (kind === "chart" && withData === 0) {
     return {problem: "it returned no data: every trace is empty on the study's trials"};
@@ -204,6 +204,8 @@ def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
         _settle(context)
     outcome = json.loads(str(answer))
     problem = outcome.get("problem")
+    if problem is not None and outcome.get("missing") and own == "true":
+        problem += ". " + _names(details)
     if problem is not None:
         return Verdict(str(problem))
     results = tuple(
@@ -211,6 +213,16 @@ def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
         for study in outcome.get("results", ())
     )
     return Verdict(None, results)
+
+
+def _names(details: Sequence[dict[str, Any]]) -> str:
+    """What the trials do have, for a function that read a name they do not."""
+    parameters = sorted({e["name"] for d in details for e in d.get("union_search_space", ())})
+    keys = sorted({a["key"] for d in details for a in d.get("union_user_attrs", ())})
+    named = [f"The objective is trial.value; trial.params has {', '.join(parameters) or 'none'}"]
+    if keys:
+        named.append("trial.user_attrs has " + ", ".join(f'"{k}"' for k in keys))
+    return "; ".join(named)
 
 
 _local = threading.local()

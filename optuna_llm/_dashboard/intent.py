@@ -100,6 +100,11 @@ def kept_problem(
         kept = [t for t in trials if t.kept]
         if intent.count is not None and len(kept) > intent.count:
             return _too_many(intent.count, len(kept), len(trials))
+        if intent.count is not None and 0 < len(kept) < intent.count and own_trials:
+            # It ranked, and stopped short: unless its own selection has fewer trials.
+            candidates = [t for t in trials if t.state in (intent.states or {"Complete"})]
+            if len(candidates) >= intent.count:
+                return _too_few(intent.count, len(kept))
         strays = [t for t in kept if intent.states and t.state not in intent.states]
         if strays:
             return _other_states(intent.states, strays)
@@ -146,6 +151,14 @@ def _too_many(count: int, kept: int, total: int) -> str:
         "keep the first ones: function (trial, study) { const ranked = study.trials.filter("
         "/* the trials the request ranks */).sort(/* as the request ranks them */); return "
         f"ranked.slice(0, {count}).includes(trial); }}"
+    )
+
+
+def _too_few(count: int, kept: int) -> str:
+    return (
+        f"the request asks for {count} trials, but it keeps {kept}. Keep the first {count} of "
+        f"the ranked trials (trial.rank <= {count}, trial.rank_from_worst <= {count}, or "
+        f"ranked.slice(0, {count})), unless fewer than {count} trials fit the request."
     )
 
 

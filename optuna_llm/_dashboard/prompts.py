@@ -58,17 +58,23 @@ asks for, and false for the others.
 {fields}
 
 Examples:
-// complete trials with {name} above {bound}
+// trials with {name} above {bound}
 function (trial, study) {{
-  return trial.state === "Complete" && trial.params.{name} > {bound};
+  return trial.params.{name} > {bound};
 }}
 // the 5 best trials
 function (trial, study) {{
   return trial.rank <= 5;
 }}
+// the 3 best trials with {name} above {bound}
+function (trial, study) {{
+  const ranked = study.trials.filter((t) => t.params.{name} > {bound} && t.rank)
+    .sort((a, b) => a.rank - b.rank);
+  return ranked.slice(0, 3).includes(trial);
+}}
 {facts}
-Plain JavaScript, no type annotations. Do not change trial or study. No network, DOM or I/O.
-Answer with the function only.
+Test trial.state only if the user names a state. Plain JavaScript, no type annotations. Do not \
+change trial or study. No network, DOM or I/O. Answer with the function only.
 """
 
 _CHART = """Write a JavaScript function (study) that returns an array of Plotly traces (data \
@@ -84,9 +90,10 @@ function (study) {{
     x: done.map((t) => t.params.{name}), y: done.map((t) => t.value)}}];
 }}
 {facts}
-Plain JavaScript, no type annotations. Do not change study or its trials: copy a list \
-before sorting it ([...study.trials].sort(...)). No network, DOM or I/O. Each trace's x and y \
-have the same length. Answer with the function only.
+Leave out only the trials the chart cannot draw. Plain JavaScript, no type annotations. Do \
+not change study or its trials: copy a list before sorting it ([...study.trials].sort(...)). \
+No network, DOM or I/O. Each trace's x and y have the same length. Answer with the function \
+only.
 """
 
 _FAILED = """
@@ -211,7 +218,13 @@ def _facts(details: Sequence[dict[str, Any]]) -> list[str]:
         (only,) = directions
         if len(only) == 1:
             better = "higher" if only[0] == "maximize" else "lower"
-            facts.append(f"- trial.value: {better} is better ({only[0]})")
+            names = {tuple(d.get("objective_names") or ()) for d in details}
+            called = (
+                f'"{next(iter(names))[0]}"'
+                if len(names) == 1 and len(next(iter(names))) == 1
+                else "the objective, by whatever name the user gives it (accuracy, loss, ...)"
+            )
+            facts.append(f"- trial.value: {called}; {better} is better ({only[0]})")
     parameters = _parameters(details)
     if parameters:
         named = list(parameters.items())[:_MAX_PARAMETERS]
