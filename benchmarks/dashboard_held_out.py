@@ -579,3 +579,54 @@ CHARTS_FOURTH: tuple[HeldOutChart, ...] = (
         lambda trials: _some_trace_or_all(_mean_by(trials, "bootstrap")),
     ),
 )
+
+
+# A fifth set, written on 2026-12-07 after the fourth showed the chart prompt read as
+# "function study()" and before that was changed, to measure the change.
+FILTERS_FIFTH: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "trials with max_depth of 20 or more",
+        _each(lambda t: "max_depth" in t.params and t.params["max_depth"] >= 20),
+    ),
+    HeldOutFilter(
+        "the 3 best trials that used gini",
+        lambda trials: _best([t for t in trials if _param(t, "criterion") == "gini"], 3),
+    ),
+    HeldOutFilter(
+        "failed or running trials",
+        _each(lambda t: t.state in (TrialState.FAIL, TrialState.RUNNING)),
+    ),
+    HeldOutFilter(
+        "trials with n_estimators below 30",
+        _each(lambda t: "n_estimators" in t.params and t.params["n_estimators"] < 30),
+    ),
+    HeldOutFilter(
+        "complete trials with log2 max_features",
+        _each(lambda t: _value(t) is not None and _param(t, "max_features") == "log2"),
+    ),
+)
+
+CHARTS_FIFTH: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Bar chart of the number of trials per max_features choice",
+        lambda trials: _counts(Counter(t.params["max_features"] for t in trials if t.params)),
+    ),
+    HeldOutChart(
+        "Scatter of max_depth against n_estimators",
+        lambda trials: _some_trace_or_all(
+            [(t.params["max_depth"], t.params["n_estimators"]) for t in trials if t.params]
+        ),
+    ),
+    HeldOutChart(
+        "Box plot of accuracy by min_samples_leaf",
+        lambda trials: _groups(_grouped(trials, "min_samples_leaf")),
+    ),
+    HeldOutChart(
+        "Histogram of min_samples_leaf",
+        lambda trials: _histogram([t.params["min_samples_leaf"] for t in trials if t.params]),
+    ),
+    HeldOutChart(
+        "Accuracy per trial number as bars",
+        lambda trials: _some_trace_or_all([(t.number, t.value) for t in _complete(trials)]),
+    ),
+)
