@@ -57,7 +57,7 @@ from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
-from optuna_llm._dashboard.view import expression
+from optuna_llm._dashboard.view import repaired
 from optuna_llm._dashboard.view import wrap
 from optuna_llm.exceptions import OptunaLLMError
 
@@ -162,7 +162,7 @@ class DashboardLLM:
         intent = filter_intent(request.query) if request.kind == "filter" else None
         runs: str | None = None
         for attempt in range(1, self._attempts + 1):
-            code = expression(unfence(self._ask(prompts.compose(request, details))))
+            code = repaired(request.kind, unfence(self._ask(prompts.compose(request, details))))
             verdict = check(request.kind, code, details)
             problem = verdict.problem
             if problem is None and intent is not None:

@@ -104,7 +104,6 @@ def test_a_filter_that_cannot_run_on_the_trials_is_named_with_its_problem(
 @pytest.mark.parametrize(
     ("code", "problem"),
     [
-        (SORTING_CHART, "must not modify its input"),
         (EMPTY_CHART, "returned no data"),
         ("function (study) { return {x: [1]}; }", "not an array of Plotly traces"),
         ("function (study) { return [{x: [1, 2], y: [1]}]; }", "differ in length (2 and 1)"),
@@ -127,6 +126,15 @@ def test_a_function_that_runs_passes(
 ) -> None:
     assert check(kind, code, study_details(demo_storage)).runs
     assert check(kind, code, synthetic).runs
+
+
+def test_a_chart_may_sort_its_own_view_but_a_filter_may_not(
+    synthetic: list[dict[str, Any]],
+) -> None:
+    # A chart's view is built for each drawing; a filter's is shared by the whole trial list.
+    assert check("chart", SORTING_CHART, synthetic).runs
+    sorting = "function (trial, study) { study.trials.sort(); return true; }"
+    assert "must not modify its input" in str(check("filter", sorting, synthetic).problem)
 
 
 def test_a_filter_may_rank_the_study_s_trials_for_top_n(demo_storage: str) -> None:
@@ -171,7 +179,7 @@ class Scripted:
         self.charts = list(charts or [])
 
     def __call__(self, call: ChatCall) -> str:
-        if "function (trial, study)" in call.prompt:
+        if "takes `trial` and `study`" in call.prompt:
             return self.filters.pop(0)
         return self.charts.pop(0)
 
@@ -284,3 +292,24 @@ def test_bad_limits_are_refused() -> None:
         DashboardLLM(client, "m", attempts=0)
     with pytest.raises(ValueError, match="check_seconds"):
         DashboardLLM(client, "m", check_seconds=0)
+
+
+def test_a_read_of_a_missing_name_is_answered_with_the_names_the_trials_have(
+    demo_storage: str,
+) -> None:
+    code = 'function (trial) { return trial.user_attrs["accuracy"] > 0.5; }'
+    problem = str(check("filter", code, study_details(demo_storage)).problem)
+    assert "do not have: trial.user_attrs.accuracy" in problem
+    assert "The objective is trial.value; trial.params has " in problem
+    assert '"llm:source"' in problem and "booster" in problem
+
+
+def test_when_the_answers_run_out_the_dashboard_gets_the_last_filter_that_runs(
+    dashboard: tuple[ScriptedLLMServer, str, Scripted],
+) -> None:
+    server, root, script = dashboard
+    script.filters[:] = [ALL_COMPLETE_FILTER, THROWING_FILTER, UNPARSABLE_FILTER]
+    answer = _post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
+    # Keeping too many is wrong, but it runs; the later answers do not.
+    assert unwrap(answer["trial_filtering_func_str"]) == ALL_COMPLETE_FILTER
+    assert len(server.requests) == 3

@@ -23,6 +23,7 @@ from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.studies import study_details
 from optuna_llm._dashboard.view import expression
+from optuna_llm._dashboard.view import repaired
 from optuna_llm._dashboard.view import unwrap
 from optuna_llm._dashboard.view import wrap
 
@@ -244,3 +245,30 @@ def test_a_retry_and_a_rewrite_show_the_model_its_own_function() -> None:
     assert (
         prompts.request_of(get_re_generate_plotly_graph_prompt(chart, "bars"), "rechart") is None
     )
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_the_objective_is_called_by_the_studys_metric_name() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, direction="maximize")
+    study.set_metric_names(["accuracy"])
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    text = prompts.compose(prompts.Request("chart", "accuracy by trial"), study_details(storage))
+    assert '- trial.value: "accuracy"; higher is better (maximize)' in text
+    assert "x: done.map((t) => t.params.x)" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer", "code"),
+    [
+        ("chart", "function study() { return []; };", "function (study) { return []; }"),
+        ("chart", "function  study ( ) {}", "function (study) {}"),
+        ("filter", "function trial() { return 1; }", "function (trial, study) { return 1; }"),
+        ("chart", "function (study) { return []; }", "function (study) { return []; }"),
+        ("chart", "function draw() { return []; }", "function draw() { return []; }"),
+    ],
+)
+def test_a_function_named_after_its_input_gets_that_input(
+    kind: Any, answer: str, code: str
+) -> None:
+    assert repaired(kind, answer) == code

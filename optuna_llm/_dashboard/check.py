@@ -6,9 +6,11 @@ gets is the model's function behind the wrapper of ``view.py``, which shows the 
 trials as Optuna's Python API does. Here the model's function runs on that same view, built by
 the same JavaScript from the studies as the dashboard serves them (see ``studies.py``), in an
 embedded V8 (``mini-racer``) with no network, file or DOM access, a time limit and a memory
-limit. The view is wrapped in proxies that refuse every write (the function must not change
-its input) and note every read of a field that no trial has, which is how a small model's
-invented fields (``trial.distribution``, a parameter the study does not have) show.
+limit. The view is wrapped in proxies that refuse every write to a filter's trials (the
+wrapper builds them once for the whole list, so the function must not change them; a chart
+gets a view of its own for each drawing) and note every read of a field that no trial has,
+which is how a small model's invented fields (``trial.distribution``, a parameter the study
+does not have) show.
 
 A check returns the problem in words for the model to fix, or None when the function runs;
 for a filter, also which trials it kept, for ``intent`` to compare with the request.
@@ -70,10 +72,11 @@ function __child(path, key, index) {
 // One proxy per object, so that a trial found twice is the same trial (t === trial).
 const __proxies = new WeakMap();
 
-function __guard(value, path, reads) {
+function __guard(value, path, reads, writable) {
   if (value === null || typeof value !== "object" || value instanceof Date) return value;
   if (__proxies.has(value)) return __proxies.get(value);
   const refuse = (key) => {
+    if (writable) return true;
     throw new TypeError(
       "the function must not modify its input, but it changed " + path + "." + String(key));
   };
@@ -84,11 +87,13 @@ function __guard(value, path, reads) {
       const index = Array.isArray(target) && /^\d+$/.test(key);
       const child = __child(path, key, index);
       if (!index) (key in target ? reads.found : reads.missing).add(child);
-      return __guard(got, child, reads);
+      return __guard(got, child, reads, writable);
     },
-    set(target, key) { refuse(key); },
-    deleteProperty(target, key) { refuse(key); },
-    defineProperty(target, key) { refuse(key); },
+    set(target, key, value) { return refuse(key) && Reflect.set(target, key, value); },
+    deleteProperty(target, key) { return refuse(key) && Reflect.deleteProperty(target, key); },
+    defineProperty(target, key, descriptor) {
+      return refuse(key) && Reflect.defineProperty(target, key, descriptor);
+    },
   });
   __proxies.set(value, proxy);
   return proxy;
@@ -117,7 +122,8 @@ function __check(kind, code, details, own) {
   let withData = 0;
   for (const detail of details) {
     const study = __studyView(detail);
-    const guarded = __guard(study, "study", reads);
+    // A chart's view is built afresh for each drawing: changing it changes nothing else.
+    const guarded = __guard(study, "study", reads, kind === "chart");
     try {
       if (kind === "filter") {
         const kept = new Set();

@@ -52,8 +52,8 @@ _TRIAL_FIELDS = """Each trial looks like an Optuna FrozenTrial:
 - trial.rank_from_worst: 1 for the worst complete trial, 2 for the second worst, ...
 study.trials is the list of all trials, study.best_trial the best one."""
 
-_FILTER = """Write a JavaScript function (trial, study) that returns true for the trials the user \
-asks for, and false for the others.
+_FILTER = """Write a JavaScript function that takes `trial` and `study` and returns true for the \
+trials the user asks for, and false for the others.
 
 {fields}
 
@@ -77,8 +77,8 @@ Test trial.state only if the user names a state. Plain JavaScript, no type annot
 change trial or study. No network, DOM or I/O. Answer with the function only.
 """
 
-_CHART = """Write a JavaScript function (study) that returns an array of Plotly traces (data \
-only, no layout) drawing what the user asks for.
+_CHART = """Write a JavaScript function that takes `study` and returns an array of Plotly \
+traces (data only, no layout) drawing what the user asks for.
 
 {fields}
 
@@ -90,10 +90,8 @@ function (study) {{
     x: done.map((t) => t.params.{name}), y: done.map((t) => t.value)}}];
 }}
 {facts}
-Leave out only the trials the chart cannot draw. Plain JavaScript, no type annotations. Do \
-not change study or its trials: copy a list before sorting it ([...study.trials].sort(...)). \
-No network, DOM or I/O. Each trace's x and y have the same length. Answer with the function \
-only.
+Leave out only the trials the chart cannot draw. Plain JavaScript, no type annotations. No \
+network, DOM or I/O. Each trace's x and y have the same length. Answer with the function only.
 """
 
 _FAILED = """

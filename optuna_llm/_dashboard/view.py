@@ -142,6 +142,20 @@ def expression(code: str) -> str:
     return code.strip().rstrip(";").rstrip()
 
 
+_NAMED_AS_ITS_INPUT = re.compile(r"^function\s+(?P<name>study|trial)\s*\(\s*\)")
+
+
+def repaired(kind: Kind, code: str) -> str:
+    """``code`` as an expression, and a function named after its input (``function study()``,
+    as a small model reads "a function of study") given that input instead."""
+    code = expression(code)
+    found = _NAMED_AS_ITS_INPUT.match(code)
+    if found is None:
+        return code
+    parameters = "study" if kind == "chart" else "trial, study"
+    return f"function ({parameters})" + code[found.end() :]
+
+
 def wrap(kind: Kind, code: str, directions: Mapping[int, list[str]] | None = None) -> str:
     """The dashboard's function: the model's ``code`` behind the wrapper that shows it trials
     as Optuna's Python API does. ``directions`` maps a filter's study ids to their directions.
