@@ -685,6 +685,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --held-out: the fifth set, 5 filters and 5 charts",
     )
     parser.add_argument(
+        "--sixth",
+        action="store_true",
+        help="with --held-out: the sixth set, 5 filters and 5 charts",
+    )
+    parser.add_argument(
         "--filters", type=int, nargs="*", help="only these filter queries (0-based indices)"
     )
     parser.add_argument(
@@ -697,11 +702,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         all_filters = held_out.FILTERS_THIRD if args.third else all_filters
         all_filters = held_out.FILTERS_FOURTH if args.fourth else all_filters
         all_filters = held_out.FILTERS_FIFTH if args.fifth else all_filters
+        all_filters = held_out.FILTERS_SIXTH if args.sixth else all_filters
     all_charts: Sequence[Chart] = CHART_REQUESTS
     if args.held_out:
         all_charts = held_out.CHARTS_THIRD if args.third else held_out.CHARTS
         all_charts = held_out.CHARTS_FOURTH if args.fourth else all_charts
         all_charts = held_out.CHARTS_FIFTH if args.fifth else all_charts
+        all_charts = held_out.CHARTS_SIXTH if args.sixth else all_charts
     filters = all_filters if args.filters is None else [all_filters[i] for i in args.filters]
     charts = all_charts if args.charts is None else [all_charts[i] for i in args.charts]
     with tempfile.TemporaryDirectory() as folder:
