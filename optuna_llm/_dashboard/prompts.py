@@ -82,10 +82,14 @@ traces (data only, no layout) drawing what the user asks for.
 
 {fields}
 
-Example:
-// the objective against {name}
+Examples:
+// a histogram of {name}
 function (study) {{
-  const done = study.trials.filter((t) => t.state === "Complete");
+  return [{{type: "histogram", x: study.trials.map((t) => t.params.{name})}}];
+}}
+// the objective against {name}: only complete trials have a value
+function (study) {{
+  const done = study.trials.filter((t) => t.value !== undefined);
   return [{{type: "scatter", mode: "markers", name: "{name}",
     x: done.map((t) => t.params.{name}), y: done.map((t) => t.value)}}];
 }}
