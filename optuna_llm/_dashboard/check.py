@@ -196,18 +196,20 @@ def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
     from py_mini_racer import JSTimeoutException  # noqa: PLC0415
 
     context = _context()
+    stopped = True
     try:
         context.eval(f"globalThis.__details = {json.dumps(list(details))};")
         model = json.dumps(expression(code))
         own = json.dumps(not any(is_synthetic(d) for d in details))
         call = f"JSON.stringify(__check({json.dumps(kind)}, {model}, __details, {own}))"
         answer = context.eval(call, timeout_sec=TIME_LIMIT_SECONDS, max_memory=MEMORY_LIMIT_BYTES)
+        stopped = False
     except JSTimeoutException:
         return Verdict(f"it did not finish within {TIME_LIMIT_SECONDS:.0f} s (an endless loop?)")
     except JSOOMException:
         return Verdict(f"it used more than {MEMORY_LIMIT_BYTES // 2**20} MB of memory")
     finally:
-        _settle(context)
+        _clear(context, stopped=stopped)
     outcome = json.loads(str(answer))
     problem = outcome.get("problem")
     if problem is not None and outcome.get("missing") and own == "true":
@@ -234,14 +236,17 @@ def _names(details: Sequence[dict[str, Any]]) -> str:
 _local = threading.local()
 
 
-def _settle(context: MiniRacer) -> None:
-    """Free the context for the next check, also after a function V8 stopped.
+def _clear(context: MiniRacer, *, stopped: bool) -> None:
+    """Free the context for the next check, also after V8 stopped a function (or failed).
 
-    The memory limit stays set on the context until reset, what a stopped function left
-    counts against it until collected, and V8's stop may reach the next run late.
+    After a stop, the memory limit stays set on the context until reset, what the function
+    left counts against it until collected, and V8's stop may reach the next run late.
     """
     from py_mini_racer import JSEvalException  # noqa: PLC0415 - an optional dependency
 
+    if not stopped:
+        context.eval("globalThis.__details = undefined;")
+        return
     context.set_hard_memory_limit(0)
     for _ in range(_SETTLE_TRIES):
         try:

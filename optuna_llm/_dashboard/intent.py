@@ -6,7 +6,8 @@ together with complete trials ...", or every trial whatever the request. Three t
 request says plainly are checked against what the filter kept on the storage's studies:
 
 - **how many**: "top 3", "the 5 worst", "last 5", "the best trial" name a number of trials;
-  a filter that keeps more is wrong, and so is one that keeps none;
+  a filter that keeps more is wrong, and so is one that keeps none, or some but fewer while
+  the study has that many trials of the states named (complete ones if it names none);
 - **which states**: "pruned or failed trials" names states; a filter that keeps trials of
   another state is wrong. A request with a negation ("not", "without", "except", ...) is not
   checked for states: "trials that did not complete" names a state it excludes;

@@ -220,13 +220,7 @@ def _facts(details: Sequence[dict[str, Any]]) -> list[str]:
         (only,) = directions
         if len(only) == 1:
             better = "higher" if only[0] == "maximize" else "lower"
-            names = {tuple(d.get("objective_names") or ()) for d in details}
-            called = (
-                f'"{next(iter(names))[0]}"'
-                if len(names) == 1 and len(next(iter(names))) == 1
-                else "the objective, by whatever name the user gives it (accuracy, loss, ...)"
-            )
-            facts.append(f"- trial.value: {called}; {better} is better ({only[0]})")
+            facts.append(f"- trial.value: {_objective(details)}; {better} is better ({only[0]})")
     parameters = _parameters(details)
     if parameters:
         named = list(parameters.items())[:_MAX_PARAMETERS]
@@ -235,6 +229,16 @@ def _facts(details: Sequence[dict[str, Any]]) -> list[str]:
     if keys:
         facts.append("- trial.user_attrs keys: " + ", ".join(f'"{k}"' for k in keys))
     return facts
+
+
+def _objective(details: Sequence[dict[str, Any]]) -> str:
+    """The objective as the studies name it (``set_metric_names``), if they agree on a name."""
+    names = {tuple(d.get("objective_names") or ()) for d in details}
+    if len(names) == 1:
+        (only,) = names
+        if len(only) == 1:
+            return f'"{only[0]}"'
+    return "the objective, by whatever name the user gives it (accuracy, loss, ...)"
 
 
 def _parameters(details: Sequence[dict[str, Any]]) -> dict[str, str]:
