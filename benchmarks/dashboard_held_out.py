@@ -1,14 +1,15 @@
 """Held-out requests for the dashboard's LLM features: 20 filters and 10 charts on a new study,
-a second set of 10 filters, and a third of 10 filters and 5 charts.
+then five more sets (10 filters; 10 filters and 5 charts twice; 5 and 5 twice).
 
-Written before the dashboard provider's check and prompt additions were built, so that they
-measure the mechanism and not a tuning to them: the provider is never changed to pass one of
-them. The study is a RandomForest search of 40 trials with every state a user meets (complete,
-pruned with intermediate values, failed, one still running), categorical parameters with
-string, None and bool choices, and the sampler's provenance attributes. Its values have no
-ties, so "the top 3" names exactly three trials.
+Each set was written before the change of the dashboard provider it was first to measure, so
+that it measures the mechanism and not a tuning to it: the provider is never changed to pass
+one request. The study is a RandomForest search of 40 trials with every state a user meets
+(complete, pruned with intermediate values, failed, one still running), categorical
+parameters with string, None and bool choices, and the sampler's provenance attributes. Its
+values have no ties, so "the top 3" names exactly three trials.
 
-Run them with ``python -m benchmarks.dashboard_llm --held-out``.
+Run them with ``python -m benchmarks.dashboard_llm --held-out`` (``--second`` to ``--sixth``
+for the later sets).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ for a filter, also which trials it kept, for ``intent`` to compare with the requ
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Sequence
 from dataclasses import dataclass
 import json
@@ -192,10 +193,16 @@ class Verdict:
 
 def check(kind: Kind, code: str, details: Sequence[dict[str, Any]]) -> Verdict:
     """Run ``code`` as the dashboard would, on ``details`` (see ``studies.study_details``)."""
+    with _lock:
+        return _checked(kind, code, details, _context())
+
+
+def _checked(
+    kind: Kind, code: str, details: Sequence[dict[str, Any]], context: MiniRacer
+) -> Verdict:
     from py_mini_racer import JSOOMException  # noqa: PLC0415 - an optional dependency
     from py_mini_racer import JSTimeoutException  # noqa: PLC0415
 
-    context = _context()
     stopped = True
     try:
         context.eval(f"globalThis.__details = {json.dumps(list(details))};")
@@ -233,7 +240,8 @@ def _names(details: Sequence[dict[str, Any]]) -> str:
     return "; ".join(named)
 
 
-_local = threading.local()
+_lock = threading.Lock()
+_shared: MiniRacer | None = None
 
 
 def _clear(context: MiniRacer, *, stopped: bool) -> None:
@@ -259,18 +267,29 @@ def _clear(context: MiniRacer, *, stopped: bool) -> None:
 
 
 def _context() -> MiniRacer:
-    """This thread's V8 context with the harness loaded.
+    """The process's V8 context with the harness loaded; the caller holds ``_lock``.
 
-    One per thread, kept: V8 stops a function at its time or memory limit and the context
-    stays usable, and closing a context right after a stopped function races with V8's late
-    callback for it.
+    One for the process, kept, and closed at exit: V8 stops a function at its time or memory
+    limit and the context stays usable, while contexts left to the garbage collector (at a
+    request thread's end, or as the interpreter shuts down) were seen to stall the dashboard
+    command's exit on Ctrl-C. The
+    dashboard's server serves each request in a thread of its own, so a context per thread
+    would be made and dropped per request.
     """
+    global _shared  # noqa: PLW0603 - one context for the process, made on first use
     from py_mini_racer import MiniRacer  # noqa: PLC0415 - an optional dependency
 
-    context: MiniRacer | None = getattr(_local, "context", None)
-    if context is None:
-        context = MiniRacer()
-        context.eval(VIEW_JS)
-        context.eval(_HARNESS)
-        _local.context = context
-    return context
+    if _shared is None:
+        _shared = MiniRacer()
+        _shared.eval(VIEW_JS)
+        _shared.eval(_HARNESS)
+        atexit.register(_close)
+    return _shared
+
+
+def _close() -> None:
+    global _shared  # noqa: PLW0603
+    with _lock:
+        if _shared is not None:
+            _shared.close()
+            _shared = None
