@@ -259,6 +259,17 @@ def _command(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "optuna-llm"), "dashboard", *args]
 
 
+def _stopped(process: subprocess.Popen[str], timeout: float) -> str:
+    """The command's output once it exits; if it does not, its threads' stacks in the error."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: the stacks go to its output
+        stacks, _ = process.communicate(timeout=30)
+        raise AssertionError(f"did not exit within {timeout} s of Ctrl-C:\n{stacks}") from None
+    return str(output)
+
+
 def _command_endpoint(base_url: str, model: str) -> list[str]:
     return ["--base-url", base_url, "--model", model]
 
@@ -272,6 +283,7 @@ def test_the_dashboard_command_serves_the_study_with_an_endpoint(demo_storage: s
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -280,7 +292,7 @@ def test_the_dashboard_command_serves_the_study_with_an_endpoint(demo_storage: s
             assert unwrap(answer["trial_filtering_func_str"]) == unfence(MODEL_FILTER)
         finally:
             process.send_signal(signal.SIGINT)
-            output, _ = process.communicate(timeout=90)
+            output = _stopped(process, timeout=90)
         assert process.returncode == 0
         assert f"http://127.0.0.1:{port}/dashboard/" in output
 
@@ -311,6 +323,7 @@ def test_the_dashboard_command_starts_and_stops_the_bundled_model(demo_storage: 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -322,7 +335,7 @@ def test_the_dashboard_command_starts_and_stops_the_bundled_model(demo_storage: 
         assert "```" not in answer["trial_filtering_func_str"]
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
+        _stopped(process, timeout=60)
     assert process.returncode == 0
     assert not Path(f"/proc/{servers[0]}").exists()
 
