@@ -682,3 +682,14 @@ CHARTS_SIXTH: tuple[HeldOutChart, ...] = (
         ),
     ),
 )
+
+
+# Every set by name, in the order they were written: its filters and its charts.
+SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
+    "first": (FILTERS, CHARTS),
+    "second": (FILTERS_SECOND, ()),
+    "third": (FILTERS_THIRD, CHARTS_THIRD),
+    "fourth": (FILTERS_FOURTH, CHARTS_FOURTH),
+    "fifth": (FILTERS_FIFTH, CHARTS_FIFTH),
+    "sixth": (FILTERS_SIXTH, CHARTS_SIXTH),
+}

@@ -664,31 +664,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="the 20 filters and 10 charts of benchmarks/dashboard_held_out.py, on its study",
     )
-    parser.add_argument(
-        "--second",
-        action="store_true",
-        help="with --held-out: the second set of 10 filters instead of the first 20",
-    )
-    parser.add_argument(
-        "--third",
-        action="store_true",
-        help="with --held-out: the third set, 10 filters and 5 charts",
-    )
-    parser.add_argument(
-        "--fourth",
-        action="store_true",
-        help="with --held-out: the fourth set, 10 filters and 5 charts",
-    )
-    parser.add_argument(
-        "--fifth",
-        action="store_true",
-        help="with --held-out: the fifth set, 5 filters and 5 charts",
-    )
-    parser.add_argument(
-        "--sixth",
-        action="store_true",
-        help="with --held-out: the sixth set, 5 filters and 5 charts",
-    )
+    sets = parser.add_mutually_exclusive_group()
+    for name, (named_filters, named_charts) in list(held_out.SETS.items())[1:]:
+        sets.add_argument(
+            f"--{name}",
+            action="store_const",
+            const=name,
+            dest="set",
+            help=f"with --held-out: the {name} set, {len(named_filters)} filters and "
+            f"{len(named_charts)} "
+            "charts, instead of the first",
+        )
     parser.add_argument(
         "--filters", type=int, nargs="*", help="only these filter queries (0-based indices)"
     )
@@ -697,18 +683,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     all_filters: Sequence[Filter] = FILTER_QUERIES
-    if args.held_out:
-        all_filters = held_out.FILTERS_SECOND if args.second else held_out.FILTERS
-        all_filters = held_out.FILTERS_THIRD if args.third else all_filters
-        all_filters = held_out.FILTERS_FOURTH if args.fourth else all_filters
-        all_filters = held_out.FILTERS_FIFTH if args.fifth else all_filters
-        all_filters = held_out.FILTERS_SIXTH if args.sixth else all_filters
     all_charts: Sequence[Chart] = CHART_REQUESTS
     if args.held_out:
-        all_charts = held_out.CHARTS_THIRD if args.third else held_out.CHARTS
-        all_charts = held_out.CHARTS_FOURTH if args.fourth else all_charts
-        all_charts = held_out.CHARTS_FIFTH if args.fifth else all_charts
-        all_charts = held_out.CHARTS_SIXTH if args.sixth else all_charts
+        all_filters, all_charts = held_out.SETS[args.set or "first"]
     filters = all_filters if args.filters is None else [all_filters[i] for i in args.filters]
     charts = all_charts if args.charts is None else [all_charts[i] for i in args.charts]
     with tempfile.TemporaryDirectory() as folder:
