@@ -348,20 +348,6 @@ class HeldOutChart:
         return self.check(trials)(traces)
 
 
-def _by_criterion(trials: Sequence[FrozenTrial]) -> dict[Any, list[float]]:
-    groups: dict[Any, list[float]] = {}
-    for t in _complete(trials):
-        groups.setdefault(t.params["criterion"], []).append(float(t.value))  # type: ignore[arg-type]
-    return groups
-
-
-def _mean_by_depth(trials: Sequence[FrozenTrial]) -> list[tuple[Any, Any]]:
-    groups: dict[int, list[float]] = {}
-    for t in _complete(trials):
-        groups.setdefault(t.params["max_depth"], []).append(float(t.value))  # type: ignore[arg-type]
-    return [(depth, sum(vs) / len(vs)) for depth, vs in groups.items()]
-
-
 def _best_so_far(trials: Sequence[FrozenTrial]) -> list[tuple[Any, Any]]:
     best, points = -math.inf, []
     for t in sorted(_complete(trials), key=lambda t: t.number):
@@ -373,7 +359,7 @@ def _best_so_far(trials: Sequence[FrozenTrial]) -> list[tuple[Any, Any]]:
 CHARTS: tuple[HeldOutChart, ...] = (
     HeldOutChart(
         "Box plot of accuracy for each criterion",
-        lambda trials: _groups(_by_criterion(trials)),
+        lambda trials: _groups(_grouped(trials, "criterion")),
     ),
     HeldOutChart(
         "Scatter plot of max_depth against accuracy",
@@ -395,7 +381,7 @@ CHARTS: tuple[HeldOutChart, ...] = (
     ),
     HeldOutChart(
         "Mean accuracy for each max_depth as a bar chart",
-        lambda trials: _some_trace_or_all(_mean_by_depth(trials)),
+        lambda trials: _some_trace_or_all(_mean_by(trials, "max_depth")),
     ),
     HeldOutChart(
         "Best accuracy so far against trial number",
