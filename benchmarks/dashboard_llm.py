@@ -544,11 +544,21 @@ def judge_chart(
     """
     if isinstance(traces, str):
         return False, traces
-    points = sum(len(t.get("x") or t.get("values") or []) for t in traces)
+    traces = [t for t in traces if isinstance(t, dict)]
+    points = sum(_length(t.get("x") or t.get("values")) for t in traces)
     kinds = ", ".join(sorted({str(t.get("type")) for t in traces})) or "no traces"
-    if request.shows(traces, trials):
+    try:
+        shows = request.shows(traces, trials)
+    except (TypeError, ValueError, AttributeError):
+        shows = False  # data of the wrong shape (a number where a list belongs)
+    if shows:
         return True, f"a {kinds} chart of the asked data ({points} points)"
     return False, f"a {kinds} chart, {points} points, not the asked data"
+
+
+def _length(data: Any) -> int:
+    # A trace's data is a list, or, in a wrong answer, a single number or nothing.
+    return len(data) if isinstance(data, list | str) else 0 if data is None else 1
 
 
 def measure(
