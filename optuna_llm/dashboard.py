@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+from dataclasses import replace
+import json
 import logging
 import os
 import re
@@ -51,7 +53,10 @@ from wsgiref.simple_server import make_server
 import openai
 from optuna.storages import BaseStorage
 
+from optuna_llm._chat import ChatRequest
 from optuna_llm._dashboard import prompts
+from optuna_llm._dashboard import query
+from optuna_llm._dashboard import translate
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
@@ -59,6 +64,10 @@ from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
 from optuna_llm._dashboard.view import repaired
 from optuna_llm._dashboard.view import wrap
+from optuna_llm._model.client import OpenAIChatClient
+from optuna_llm.exceptions import EndpointUnavailableError
+from optuna_llm.exceptions import InvalidAnswerError
+from optuna_llm.exceptions import ModelRequestError
 from optuna_llm.exceptions import OptunaLLMError
 
 
@@ -74,6 +83,9 @@ INSTALL_HINT = (
 )
 
 _logger = logging.getLogger(__name__)
+
+# A query is a short JSON object; this bounds a model that does not stop.
+_QUERY_TOKENS = 400
 
 _FENCED_CODE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n(?P<code>.*?)\n?```", re.DOTALL)
 
@@ -131,6 +143,7 @@ class DashboardLLM:
         storage: str | BaseStorage | None = None,
         attempts: int = 3,
         check_seconds: float = 180.0,
+        queries: bool = True,
     ) -> None:
         _require_dashboard()
         if attempts < 1:
@@ -140,6 +153,8 @@ class DashboardLLM:
         from optuna_dashboard.llm.openai import OpenAI  # noqa: PLC0415 - an optional dependency
 
         self._provider = OpenAI(client, model=model, use_chat_completions_api=True)
+        self._chat = OpenAIChatClient(model=model, client=client)
+        self._queries = queries
         self.model = model
         self._storage = storage
         self._attempts = attempts
@@ -158,41 +173,104 @@ class DashboardLLM:
             return unfence(self._ask(prompt))
         details = self._details()
         directions = {int(d["id"]): list(d["directions"]) for d in details if not is_synthetic(d)}
+        own = not any(is_synthetic(d) for d in details)
         deadline = time.monotonic() + self._check_seconds
         intent = filter_intent(request.query) if request.kind == "filter" else None
+        # A first request is asked as a query; the dashboard's own retries and chart rewrites
+        # show the model a function, which it changes as code.
+        querying = self._queries and request.code is None and request.previous is None
         runs: str | None = None
+        was_query = querying
         for attempt in range(1, self._attempts + 1):
-            code = repaired(request.kind, unfence(self._ask(prompts.compose(request, details))))
-            verdict = check(request.kind, code, details)
-            problem = verdict.problem
-            if problem is None and intent is not None:
-                runs = code
-                own = not any(is_synthetic(d) for d in details)
-                problem = kept_problem(intent, verdict.results, own_trials=own)
             last = attempt == self._attempts or time.monotonic() >= deadline
+            # The last of several answers is code: what a query cannot say, a function can.
+            as_query = querying and (not last or attempt == 1)
+            if attempt > 1 and as_query != was_query:
+                # A function is asked for afresh: the last answer was a query.
+                request = prompts.retry(request, None, None)
+            answer, code, problem = (
+                self._query_answer(request, details)
+                if as_query
+                else self._code_answer(request, details)
+            )
+            if as_query and code is not None and answer == code:
+                querying = as_query = False  # the endpoint answers with code: ask for code
+            if code is not None:
+                verdict = check(request.kind, code, details)
+                problem = verdict.problem
+                if problem is None and intent is not None:
+                    runs = code
+                    problem = kept_problem(intent, verdict.results, own_trials=own, query=as_query)
             if problem is None or last:
                 if problem is not None:
                     # A filter that runs, if one did, rather than one that does not.
-                    code = runs or code
+                    code = runs or code or _failing(request.kind, problem)
                     _logger.info(
-                        "The model's %s functions failed their checks (%d answers); the "
+                        "The model's %s answers failed their checks (%d answers); the "
                         "dashboard gets the last %s: %s",
                         request.kind,
                         attempt,
                         "one that runs" if runs else "one",
                         problem,
                     )
+                assert code is not None
                 return wrap(request.kind, code, directions)
             _logger.info(
-                "The model's %s function failed its check (answer %d of at most %d); "
-                "asking again: %s",
+                "The model's %s %s failed its check (answer %d of at most %d); asking again: %s",
                 request.kind,
+                "query" if as_query else "function",
                 attempt,
                 self._attempts,
                 problem,
             )
-            request = prompts.retry(request, code, problem)
+            request = prompts.retry(request, answer, problem)
+            was_query = as_query
         raise AssertionError("unreachable: the last attempt returns")
+
+    def _query_answer(
+        self, request: prompts.Request, details: list[dict[str, Any]]
+    ) -> tuple[str, str | None, str | None]:
+        """The model's answer as a query: the answer, its function (None if it is not a usable
+        query) and why not. An answer that is a function is taken as one."""
+        chart = request.kind == "chart"
+        known = query.chart_fields(details) if chart else query.fields(details)
+        schema = query.chart_schema(known) if chart else query.filter_schema(known)
+        text = prompts.compose_query(request, details, known)
+        try:
+            answer = unfence(self._ask_structured(text, schema))
+        except (EndpointUnavailableError, ModelRequestError, InvalidAnswerError) as error:
+            _logger.info("The model gave no query (%s); asking for a function.", error)
+            return self._code_answer(replace(request, code=None, problem=None), details)
+        if query.looks_like_code(answer):
+            code = repaired(request.kind, answer)
+            return code, code, None
+        try:
+            if chart:
+                drawn = query.read_chart(answer, known)
+                return drawn.text, translate.chart_function(drawn), None
+            kept = query.read_filter(answer, known)
+            return kept.text, translate.filter_function(kept), None
+        except query.QueryError as problem:
+            return answer, None, str(problem)
+
+    def _code_answer(
+        self, request: prompts.Request, details: list[dict[str, Any]]
+    ) -> tuple[str, str | None, str | None]:
+        code = repaired(request.kind, unfence(self._ask(prompts.compose(request, details))))
+        return code, code, None
+
+    def _ask_structured(self, prompt: str, schema: dict[str, Any]) -> str:
+        with self._lock:
+            self.requests += 1
+        reply = self._chat.complete(
+            ChatRequest(
+                messages=[{"role": "user", "content": prompt}],
+                schema=schema,
+                temperature=0.0,
+                max_tokens=_QUERY_TOKENS,
+            )
+        )
+        return reply.text
 
     def _ask(self, prompt: str) -> str:
         with self._lock:
@@ -352,6 +430,13 @@ def run_dashboard(
         print("Hit Ctrl-C to quit.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.wait()
+
+
+def _failing(kind: str, problem: str) -> str:
+    """A function that fails in the dashboard with ``problem``, for when no answer was code."""
+    message = json.dumps(f"optuna-llm: the model's answers were not usable: {problem}")
+    arguments = "trial, study" if kind == "filter" else "study"
+    return f"function ({arguments}) {{ throw new Error({message}); }}"
 
 
 def _require_dashboard() -> None:

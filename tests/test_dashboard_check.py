@@ -188,7 +188,8 @@ class Scripted:
 def dashboard(demo_storage: str) -> Iterator[tuple[ScriptedLLMServer, str, Scripted]]:
     script = Scripted([])
     with ScriptedLLMServer(script) as server:
-        provider = DashboardLLM(server.client(), server.model, storage=demo_storage)
+        # Functions the model writes itself: the queries asked first are test_dashboard_query's.
+        provider = DashboardLLM(server.client(), server.model, storage=demo_storage, queries=False)
         with DashboardServer(demo_storage, provider, port=0) as dash:
             yield server, dash.url.removesuffix("dashboard/"), script
 

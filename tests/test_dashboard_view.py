@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import json
 from typing import Any
 
+from dashboard_page import PAGE
+from dashboard_page import directions
+from dashboard_page import filter_on_page
 import optuna
 from optuna_dashboard.llm.prompt_templates._generate_plotly_graph import (
     get_re_generate_plotly_graph_prompt,
@@ -29,21 +32,6 @@ from optuna_llm._dashboard.view import wrap
 
 
 py_mini_racer = pytest.importorskip("py_mini_racer")
-
-# As the dashboard's page turns the API's trials into its own before a function sees them.
-_PAGE = """
-function pageTrial(t) {
-  return {...t, datetime_start: t.datetime_start ? new Date(t.datetime_start) : undefined,
-    datetime_complete: t.datetime_complete ? new Date(t.datetime_complete) : undefined};
-}
-function pageFilter(detail, code) {
-  return detail.trials.map(pageTrial).filter(eval("(" + code + ")")).map((t) => t.number);
-}
-function pageChart(detail, code) {
-  return eval("(" + code + ")")({...detail, trials: detail.trials.map(pageTrial)});
-}
-"""
-
 
 KINDS: list[Any] = ["gini", None, True, 3]
 
@@ -77,19 +65,8 @@ def studied(request: pytest.FixtureRequest) -> tuple[optuna.Study, list[dict[str
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
     context = py_mini_racer.MiniRacer()
-    context.eval(_PAGE)
+    context.eval(PAGE)
     yield context
-
-
-def _filter_on_page(page: Any, detail: dict[str, Any], code: str, directions: Any) -> list[int]:
-    wrapped = wrap("filter", code, directions)
-    answer = page.eval(f"JSON.stringify(pageFilter({json.dumps(detail)}, {json.dumps(wrapped)}))")
-    kept: list[int] = json.loads(answer)
-    return kept
-
-
-def _directions(details: list[dict[str, Any]]) -> dict[int, list[str]]:
-    return {int(d["id"]): list(d["directions"]) for d in details}
 
 
 @pytest.mark.parametrize(
@@ -140,7 +117,7 @@ def test_the_page_runs_the_models_function_on_python_shaped_trials(
     study, details = studied
     expected = [t.number for t in study.trials if keeps(t)]
     assert 0 < len(expected) < len(study.trials)
-    assert _filter_on_page(page, details[0], code, _directions(details)) == expected
+    assert filter_on_page(page, details[0], code, directions(details)) == expected
     # The check sees the same trials as the page.
     (kept,) = check("filter", code, details).results
     assert [t.number for t in kept if t.kept] == expected
@@ -154,14 +131,12 @@ def test_ranks_follow_the_studys_direction(
     maximize = study.direction.name == "MAXIMIZE"
     best_first = sorted(complete, key=lambda t: float(t.values[0]), reverse=maximize)
     detail = details[0]
-    top = _filter_on_page(
-        page, detail, "function (t) { return t.rank <= 2; }", _directions(details)
+    top = filter_on_page(page, detail, "function (t) { return t.rank <= 2; }", directions(details))
+    worst = filter_on_page(
+        page, detail, "function (t) { return t.rank_from_worst === 1; }", directions(details)
     )
-    worst = _filter_on_page(
-        page, detail, "function (t) { return t.rank_from_worst === 1; }", _directions(details)
-    )
-    best = _filter_on_page(
-        page, detail, "function (t, s) { return t === s.best_trial; }", _directions(details)
+    best = filter_on_page(
+        page, detail, "function (t, s) { return t === s.best_trial; }", directions(details)
     )
     assert top == sorted(t.number for t in best_first[:2])
     assert worst == [best_first[-1].number]
@@ -173,8 +148,8 @@ def test_a_study_of_unknown_direction_has_values_but_no_ranks(
 ) -> None:
     study, details = studied
     detail = details[0]
-    assert _filter_on_page(page, detail, "function (t) { return t.rank <= 2; }", {}) == []
-    valued = _filter_on_page(page, detail, "function (t) { return t.value > 0; }", {})
+    assert filter_on_page(page, detail, "function (t) { return t.rank <= 2; }", {}) == []
+    valued = filter_on_page(page, detail, "function (t) { return t.value > 0; }", {})
     complete = optuna.trial.TrialState.COMPLETE
     assert valued == [t.number for t in study.trials if t.state == complete]
 

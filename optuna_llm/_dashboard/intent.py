@@ -89,45 +89,55 @@ def filter_intent(query: str) -> FilterIntent:
 
 
 def kept_problem(
-    intent: FilterIntent, results: Sequence[Sequence[Listed]], *, own_trials: bool = True
+    intent: FilterIntent,
+    results: Sequence[Sequence[Listed]],
+    *,
+    own_trials: bool = True,
+    query: bool = False,
 ) -> str | None:
     """Why the trials a filter kept on each checked study do not fit the request, or None.
 
     Keeping every trial or none says something only of the user's own trials: with
     ``own_trials`` False (the synthetic study stood in), only the number and the states are
-    checked.
+    checked. With ``query`` the filter is a query's (see ``query.py``), and what to do about
+    the problem is said in its terms rather than in code.
     """
     for trials in results:
         kept = [t for t in trials if t.kept]
         if intent.count is not None and len(kept) > intent.count:
-            return _too_many(intent.count, len(kept), len(trials))
+            return _too_many(intent.count, len(kept), len(trials), query)
         if intent.count is not None and 0 < len(kept) < intent.count and own_trials:
             # It ranked, and stopped short: unless its own selection has fewer trials.
             candidates = [t for t in trials if t.state in (intent.states or {"Complete"})]
             if len(candidates) >= intent.count:
-                return _too_few(intent.count, len(kept))
+                return _too_few(intent.count, len(kept), query)
         strays = [t for t in kept if intent.states and t.state not in intent.states]
         if strays:
-            return _other_states(intent.states, strays)
+            return _other_states(intent.states, strays, query)
     if intent.wants_all or not own_trials:
         return None
     listed = [trials for trials in results if len(trials) >= 2]
     if listed and all(all(t.kept for t in trials) for trials in listed):
         total = len(listed[0])
-        return (
-            f"it keeps every trial ({total} of {total}): it filters nothing. Return true only "
-            "for the trials the request asks for."
+        what = (
+            "Add the conditions the request names."
+            if query
+            else "Return true only for the trials the request asks for."
         )
+        return f"it keeps every trial ({total} of {total}): it filters nothing. {what}"
     present = [
         trials
         for trials in results
         if trials and (not intent.states or any(t.state in intent.states for t in trials))
     ]
     if present and not any(t.kept for trials in present for t in trials):
-        return (
-            f"it keeps no trial of the {len(present[0])}: check each comparison (the state "
-            "names, where values and parameters are, and how their values are written)."
+        what = (
+            "condition (its field, the state names, and how values are written)"
+            if query
+            else "comparison (the state names, where values and parameters are, and how "
+            "their values are written)"
         )
+        return f"it keeps no trial of the {len(present[0])}: check each {what}."
     return None
 
 
@@ -143,10 +153,12 @@ def _count(text: str) -> int | None:
     return None
 
 
-def _too_many(count: int, kept: int, total: int) -> str:
+def _too_many(count: int, kept: int, total: int, query: bool) -> str:
     trials = "trial" if count == 1 else "trials"
-    return (
-        f"the request asks for {count} {trials}, but it keeps {kept} of the study's {total}. "
+    said = f"the request asks for {count} {trials}, but it keeps {kept} of the study's {total}. "
+    if query:
+        return said + _take(count)
+    return said + (
         f"For the {count} best or worst of all complete trials, test trial.rank <= {count} or "
         f"trial.rank_from_worst <= {count}; otherwise rank the trials the request names and "
         "keep the first ones: function (trial, study) { const ranked = study.trials.filter("
@@ -155,20 +167,31 @@ def _too_many(count: int, kept: int, total: int) -> str:
     )
 
 
-def _too_few(count: int, kept: int) -> str:
-    return (
-        f"the request asks for {count} trials, but it keeps {kept}. Keep the first {count} of "
+def _too_few(count: int, kept: int, query: bool) -> str:
+    said = f"the request asks for {count} trials, but it keeps {kept}. "
+    if query:
+        return said + _take(count) + f" Unless fewer than {count} trials fit the request."
+    return said + (
+        f"Keep the first {count} of "
         f"the ranked trials (trial.rank <= {count}, trial.rank_from_worst <= {count}, or "
         f"ranked.slice(0, {count})), unless fewer than {count} trials fit the request."
     )
 
 
-def _other_states(states: frozenset[str], strays: Sequence[Listed]) -> str:
+def _take(count: int) -> str:
+    return (
+        f'Keep them with "take": "best", "worst", "first" or "last", as the request ranks '
+        f'them, and "count": {count}.'
+    )
+
+
+def _other_states(states: frozenset[str], strays: Sequence[Listed], query: bool) -> str:
     wanted = " or ".join(f'"{s}"' for s in sorted(states))
     other = sorted({t.state for t in strays})
     numbers = ", ".join(str(t.number) for t in strays[:5])
+    what = 'Add a condition on "state"' if query else "Test trial.state"
     return (
         f"the request asks only for trials whose state is {wanted}, but it keeps "
-        f"{', '.join(repr(s) for s in other)} trials too (trial {numbers}). Test trial.state "
+        f"{', '.join(repr(s) for s in other)} trials too (trial {numbers}). {what} "
         '(one of "Complete", "Pruned", "Fail", "Running", "Waiting").'
     )

@@ -21,6 +21,8 @@ import re
 from typing import Any
 from typing import Literal
 
+from optuna_llm._dashboard.query import STEP
+from optuna_llm._dashboard.query import Field
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.view import unwrap
 
@@ -96,6 +98,68 @@ function (study) {{
 {facts}
 Leave out only the trials the chart cannot draw. Plain JavaScript, no type annotations. No \
 network, DOM or I/O. Each trace's x and y have the same length. Answer with the function only.
+"""
+
+_CONDITION = """A condition is {{"field": ..., "op": ..., "value": ...}}, "op" one of "==", \
+"!=", "<", "<=", ">", ">=", "between" (value [low, high], both included), "in", "not in" \
+(value a list)."""
+
+_FILTER_QUERY = """Answer with a JSON object that selects the trials the user asks for:
+{{"select": [{{"where": [conditions], "take": "all", "count": 0}}]}}
+A trial is kept if it is in any of the selections. A selection holds the trials that meet \
+every condition in "where" ([] for every trial); "take": "all" keeps them all, "best" or \
+"worst" keeps the "count" complete trials with the best or worst value, "first" or "last" \
+the "count" trials with the lowest or highest number.
+{condition}
+
+Fields:
+{fields}
+
+Examples:
+// trials with {name} above {bound}
+{{"select": [{{"where": [{{"field": "params.{name}", "op": ">", "value": {bound}}}], \
+"take": "all", "count": 0}}]}}
+// the 3 best trials
+{{"select": [{{"where": [], "take": "best", "count": 3}}]}}
+// running trials, and trials with {name} above {bound}
+{{"select": [{{"where": [{{"field": "state", "op": "==", "value": "Running"}}], \
+"take": "all", "count": 0}}, {{"where": [{{"field": "params.{name}", "op": ">", \
+"value": {bound}}}], "take": "all", "count": 0}}]}}
+
+Test "state" only if the user names a state.
+"""
+
+_CHART_QUERY = """Answer with a JSON object that describes the Plotly chart the user asks for:
+{{"type": ..., "x": field, "y": field or "none", "summary": ..., "series": field or "none", \
+"where": [conditions]}}
+- "type": "scatter", "line", "bar", "histogram" (of x), "box" (the spread of y for each x) \
+or "pie" (a slice for each x)
+- "summary": "each" (a point for each trial), "count" (how many trials have each x), \
+"mean", "median", "min", "max" or "sum" (of y for each x), "best so far" (the best y up to \
+each x)
+- "series": a field with one trace for each of its values, or "none" for one trace
+- "where": the trials to draw; [] draws every trial that has x and y. {condition}
+
+Fields:
+{fields}
+
+Examples:
+// a histogram of {name}
+{{"type": "histogram", "x": "params.{name}", "y": "none", "summary": "each", "series": "none", \
+"where": []}}
+// the objective against {name}
+{{"type": "scatter", "x": "params.{name}", "y": "value", "summary": "each", "series": "none", \
+"where": []}}
+// the highest objective for each {category} as bars
+{{"type": "bar", "x": "params.{category}", "y": "value", "summary": "max", "series": "none", \
+"where": []}}
+"""
+
+_QUERY_FAILED = """
+Your last answer was:
+{answer}
+It failed: {problem}
+Answer again without this problem.
 """
 
 _FAILED = """
@@ -198,8 +262,80 @@ def compose(request: Request, details: Sequence[dict[str, Any]]) -> str:
     return text
 
 
-def retry(request: Request, code: str, problem: str) -> Request:
-    """``request`` asked again after ``code`` failed with ``problem``."""
+def compose_query(
+    request: Request, details: Sequence[dict[str, Any]], known: dict[str, Field]
+) -> str:
+    """The prompt that asks the model for ``request`` as a query (see ``query.py``) over the
+    fields ``known`` of the studies in ``details``."""
+    details = [d for d in details if not is_synthetic(d)]
+    name, bound = _example_parameter(details)
+    template = _FILTER_QUERY if request.kind == "filter" else _CHART_QUERY
+    text = template.format(
+        condition=_CONDITION.format(),
+        fields="\n".join(_field_lines(known, details)),
+        name=name,
+        bound=bound,
+        category=_example_category(details),
+    )
+    text += "\nThe user asks: " + request.query + "\n"
+    if request.code is not None:
+        text += _QUERY_FAILED.format(answer=request.code, problem=request.problem or "no message")
+    return text
+
+
+def _field_lines(known: dict[str, Field], details: Sequence[dict[str, Any]]) -> list[str]:
+    directions = {tuple(d.get("directions", ())) for d in details}
+    only = next(iter(directions)) if len(directions) == 1 else ()
+    parameters = _parameters(details)
+    lines, steps, attributes = [], [], []
+    for field in known.values():
+        quoted = f'"{field.name}"'
+        if field.kind == "number":
+            lines.append(f"- {quoted}: 0, 1, 2, ... in the order the trials started")
+        elif field.kind == "state":
+            lines.append(f'- {quoted}: "Complete", "Pruned", "Fail", "Running" or "Waiting"')
+        elif field.kind == "value":
+            better = ""
+            if len(only) == 1:
+                better = f"; {'higher' if only[0] == 'maximize' else 'lower'} is better"
+            lines.append(f"- {quoted}: {_objective(details)}{better}; complete trials only")
+        elif field.kind == "values":
+            index = int(field.key or 0)
+            way = f" ({only[index]})" if index < len(only) else ""
+            lines.append(f"- {quoted}: objective {index}{way}; complete trials only")
+        elif field.kind == "duration":
+            lines.append(f"- {quoted}: the seconds a trial took")
+        elif field.kind == "param":
+            described = parameters.get(str(field.key), "").strip("()")
+            lines.append(f"- {quoted}: {described}" if described else f"- {quoted}")
+        elif field.kind == "user_attr":
+            attributes.append(quoted)
+        elif field.kind == "step_value":
+            steps.append(quoted)
+        elif field.kind == "last_step_value":
+            lines.append(f"- {quoted}: the last value a trial reported")
+        elif field.kind == "reported":
+            lines.append(
+                f'- "{STEP}", {quoted}: each step a trial reported, and the value it reported'
+            )
+    if attributes:
+        lines.append(f"- {', '.join(attributes)}: user attributes")
+    if steps:
+        lines.append(f"- {', '.join(steps)}: the value a trial reported at that step")
+    return lines
+
+
+def _example_category(details: Sequence[dict[str, Any]]) -> str:
+    for detail in details:
+        for entry in detail.get("union_search_space", ()):
+            if entry.get("distribution", {}).get("type") == "CategoricalDistribution":
+                return str(entry["name"])
+    return _example_parameter(details)[0]
+
+
+def retry(request: Request, code: str | None, problem: str | None) -> Request:
+    """``request`` asked again after ``code`` (a function or a query) failed with ``problem``;
+    with None, asked again afresh."""
     return replace(request, code=code, problem=problem)
 
 
