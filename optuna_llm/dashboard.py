@@ -176,9 +176,14 @@ class DashboardLLM:
         own = not any(is_synthetic(d) for d in details)
         deadline = time.monotonic() + self._check_seconds
         intent = filter_intent(request.query) if request.kind == "filter" else None
-        # A first request is asked as a query; the dashboard's own retries and chart rewrites
-        # show the model a function, which it changes as code.
-        querying = self._queries and request.code is None and request.previous is None
+        # A first request is asked as a query, and so is a change to a chart drawn from one;
+        # the dashboard's own retries, and changes to a function the model wrote, are code.
+        rewrites_query = request.previous is not None and prompts.query_of(request.previous)
+        querying = (
+            self._queries
+            and request.code is None
+            and (request.previous is None or bool(rewrites_query))
+        )
         runs: str | None = None
         was_query = querying
         for attempt in range(1, self._attempts + 1):

@@ -25,6 +25,12 @@ from dashboard_page import filter_on_page
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+from optuna_dashboard.llm.prompt_templates._generate_plotly_graph import (
+    get_generate_plotly_graph_prompt,
+)
+from optuna_dashboard.llm.prompt_templates._generate_plotly_graph import (
+    get_re_generate_plotly_graph_prompt,
+)
 import pytest
 
 from optuna_llm._dashboard import prompts
@@ -529,3 +535,19 @@ def test_when_no_answer_is_usable_the_dashboard_gets_a_function_that_says_why(
     assert code is not None and "the model's answers were not usable" in code
     assert "not a JSON object" in code
     assert check("filter", code, study_details(demo_storage)).problem is not None
+
+
+def test_a_change_to_a_chart_drawn_from_a_query_is_asked_as_a_query(demo_storage: str) -> None:
+    counted = _chart("bar", "params.booster", "none", "count")
+    sliced = _chart("pie", "params.booster", "none", "count")
+    with ScriptedLLMServer([counted, sliced]) as server:
+        provider = DashboardLLM(server.client(), server.model, storage=demo_storage)
+        drawn = provider.call(get_generate_plotly_graph_prompt("trials per booster"))
+        changed = provider.call(get_re_generate_plotly_graph_prompt(drawn, "as a pie"))
+    assert 'const type = "pie"' in changed
+    first, second = server.requests
+    assert first.schema is not None and second.schema is not None
+    shown = json.dumps(json.loads(counted), separators=(", ", ": "))
+    assert f"The chart's query now:\n{shown}\nChange it as the user asks: as a pie" in (
+        second.prompt
+    )

@@ -155,6 +155,8 @@ Examples:
 "where": []}}
 """
 
+_QUERY_COMMENT = re.compile(r"^\s*// The model's query: (?P<query>\{.*\})\s*$", re.MULTILINE)
+
 _QUERY_FAILED = """
 Your last answer was:
 {answer}
@@ -277,10 +279,22 @@ def compose_query(
         bound=bound,
         category=_example_category(details),
     )
-    text += "\nThe user asks: " + request.query + "\n"
+    shown = query_of(request.previous) if request.previous is not None else None
+    if shown is not None:
+        text += f"\nThe chart's query now:\n{shown}\nChange it as the user asks: "
+    else:
+        text += "\nThe user asks: "
+    text += request.query + "\n"
     if request.code is not None:
         text += _QUERY_FAILED.format(answer=request.code, problem=request.problem or "no message")
     return text
+
+
+def query_of(function: str) -> str | None:
+    """The model's query a function was written from (see ``translate.py``), or None if the
+    model wrote the function itself."""
+    found = _QUERY_COMMENT.search(function)
+    return found.group("query") if found else None
 
 
 def _field_lines(known: dict[str, Field], details: Sequence[dict[str, Any]]) -> list[str]:
