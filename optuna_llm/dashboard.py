@@ -21,11 +21,12 @@ run_dashboard("sqlite:///studies.db")  # blocks until Ctrl-C
 
 The dashboard is optuna-dashboard's own WSGI application (`optuna_dashboard.wsgi`), served on
 a threaded server so that the pages stay responsive while a small model writes its answer. The
-provider asks the model, in a prompt of its own, for a function over trials shaped as Optuna's
-Python API shows them (`trial.params["max_depth"]`, `trial.value`, `trial.rank`), hands the
-dashboard that function behind a wrapper that builds the shape from the dashboard's trials, and
-runs every function the model writes in an embedded JavaScript engine, on the storage's own
-trials, before the dashboard gets it: a function that does not parse, throws, changes its
+provider asks the model first for a query (which trials, or what to draw, in a JSON object
+whose fields are the storage's own) and writes the function from it, and otherwise, in a
+prompt of its own, for a function over trials shaped as Optuna's Python API shows them
+(`trial.params["max_depth"]`, `trial.value`, `trial.rank`). It hands the dashboard the function
+behind a wrapper that builds that shape from the dashboard's trials, and runs every function in
+an embedded JavaScript engine, on the storage's own trials, before the dashboard gets it: a function that does not parse, throws, changes its
 input, reads fields the trials do not have, or draws no data goes back to the model with the
 problem (see [`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]). A chart's title is the
 request itself, so a chart costs no second model call.
@@ -109,18 +110,25 @@ class DashboardLLM:
     [`unfence`][optuna_llm.dashboard.unfence]).
 
     For the trial filter and the chart generator it keeps the user's request from the
-    dashboard's prompt and asks in a prompt of its own for a function over trials shaped as
+    dashboard's prompt and asks first for a query: a JSON object, asked for with a JSON schema
+    whose fields are the storage's own, naming which trials to keep (conditions on fields,
+    all of them or the N best, worst, first or last) or what to draw (type, x, y, a summary
+    for each x, a trace per value of a field), from which it writes the function itself. The
+    last of its answers, and all of them with ``queries=False`` or when the endpoint answers
+    with code, it asks in a prompt of its own for a function over trials shaped as
     Optuna's Python API shows them (``trial.params["max_depth"]``, ``trial.user_attrs[key]``,
     ``trial.value``, ``trial.rank``), with the storage's parameters, choices, direction and
     user attribute keys; the dashboard gets that function behind a wrapper that builds this
-    shape from its own trials. Each function the model writes first runs in V8
+    shape from its own trials. Each function, the model's or a query's, first runs in V8
     (``mini-racer``, with no network or file access, and limits of 2 s and 128 MB) on the
     trials of the storage's most recent studies, shaped as in the browser (a small synthetic
     study when the storage has none). A function that does not parse, throws, changes its
     input, reads a field no trial has, keeps more trials than the request names or trials of
     a state it does not name, or (for a chart) returns no data is sent back to the model with
-    the problem, up to ``attempts`` answers and ``check_seconds`` in all; then the last
-    answer goes to the dashboard, whose own error says why it fails. A chart's title is the
+    the problem, and so is a query that cannot be used, up to ``attempts`` answers and
+    ``check_seconds`` in all; then the last answer that runs goes to the dashboard, or the
+    last one, or (when no answer was code) a function that throws the problem, so that the
+    dashboard's own error says why. A chart's title is the
     user's request, shortened to 50 characters, with no model call.
     Rate-limit and authentication errors reach the dashboard as its own exceptions, so it shows
     its own messages for them.
@@ -133,6 +141,7 @@ class DashboardLLM:
         attempts: Answers asked for at most per request of the dashboard (1 checks nothing
             again).
         check_seconds: After this many seconds a failed check is not asked again.
+        queries: Ask for queries before code (see above); False asks for code only.
     """
 
     def __init__(
@@ -153,7 +162,8 @@ class DashboardLLM:
         from optuna_dashboard.llm.openai import OpenAI  # noqa: PLC0415 - an optional dependency
 
         self._provider = OpenAI(client, model=model, use_chat_completions_api=True)
-        self._chat = OpenAIChatClient(model=model, client=client)
+        # A query that takes longer than all the checks may is of no use.
+        self._chat = OpenAIChatClient(model=model, client=client, timeout=check_seconds)
         self._queries = queries
         self.model = model
         self._storage = storage

@@ -23,6 +23,7 @@ from typing import Literal
 
 from optuna_llm._dashboard.query import STEP
 from optuna_llm._dashboard.query import Field
+from optuna_llm._dashboard.query import choice_value
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.view import unwrap
 
@@ -436,11 +437,4 @@ def _describe(distribution: dict[str, Any]) -> str:
 
 def _literal(choice: dict[str, Any]) -> str:
     """A categorical choice as the trial view holds it, written in JavaScript."""
-    text, pytype = str(choice.get("value")), str(choice.get("pytype", ""))
-    if "NoneType" in pytype:
-        return "null"
-    if "bool" in pytype:
-        return text.lower()
-    if "'int'" in pytype or "float" in pytype:
-        return text
-    return json.dumps(text)
+    return json.dumps(choice_value(choice))
