@@ -26,10 +26,11 @@ whose fields are the storage's own) and writes the function from it, and otherwi
 prompt of its own, for a function over trials shaped as Optuna's Python API shows them
 (`trial.params["max_depth"]`, `trial.value`, `trial.rank`). It hands the dashboard the function
 behind a wrapper that builds that shape from the dashboard's trials, and runs every function in
-an embedded JavaScript engine, on the storage's own trials, before the dashboard gets it: a function that does not parse, throws, changes its
-input, reads fields the trials do not have, or draws no data goes back to the model with the
-problem (see [`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]). A chart's title is the
-request itself, so a chart costs no second model call.
+an embedded JavaScript engine, on the storage's own trials, before the dashboard gets it: a
+function that does not parse, throws, changes its input, reads fields the trials do not have,
+or draws no data goes back to the model with the problem (see
+[`DashboardLLM`][optuna_llm.dashboard.DashboardLLM]). A chart's title is the request itself,
+so a chart costs no second model call.
 """
 
 from __future__ import annotations
