@@ -1,5 +1,6 @@
 """Held-out requests for the dashboard's LLM features: 20 filters and 10 charts on a new study,
-then six more sets (10 filters; 10 filters and 5 charts twice; 5 and 5 twice; 10 and 5).
+then seven more sets (10 filters; 10 filters and 5 charts twice; 5 and 5 twice; 10 and 5
+twice).
 
 Each set was written before the change of the dashboard provider it was first to measure, so
 that it measures the mechanism and not a tuning to it: the provider is never changed to pass
@@ -8,7 +9,7 @@ one request. The study is a RandomForest search of 40 trials with every state a 
 parameters with string, None and bool choices, and the sampler's provenance attributes. Its
 values have no ties, so "the top 3" names exactly three trials.
 
-Run them with ``python -m benchmarks.dashboard_llm --held-out`` (``--second`` to ``--seventh``
+Run them with ``python -m benchmarks.dashboard_llm --held-out`` (``--second`` to ``--eighth``
 for the later sets).
 """
 
@@ -751,6 +752,86 @@ CHARTS_SEVENTH: tuple[HeldOutChart, ...] = (
 )
 
 
+# An eighth set, written on 2026-12-07 after the seventh measured the queries and before any
+# change that measurement suggested, to measure such a change.
+FILTERS_EIGHTH: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "trials that used log2 or None for max_features",
+        _each(lambda t: "max_features" in t.params and t.params["max_features"] in ("log2", None)),
+    ),
+    HeldOutFilter(
+        "the most recent failed trial",
+        lambda trials: {max(t.number for t in trials if t.state == TrialState.FAIL)},
+    ),
+    HeldOutFilter(
+        "complete trials with fewer than 45 estimators",
+        _each(lambda t: _value(t) is not None and t.params["n_estimators"] < 45),
+    ),
+    HeldOutFilter(
+        "trials with max_depth of 5 or less",
+        _each(lambda t: "max_depth" in t.params and t.params["max_depth"] <= 5),
+    ),
+    HeldOutFilter(
+        "the 3 worst trials that used gini",
+        lambda trials: _worst([t for t in trials if _param(t, "criterion") == "gini"], 3),
+    ),
+    HeldOutFilter(
+        "trials with accuracy above 0.915 or that were pruned",
+        _each(lambda t: _above(t, 0.915) or t.state == TrialState.PRUNED),
+    ),
+    HeldOutFilter(
+        "non-bootstrap trials using entropy",
+        _each(lambda t: _param(t, "bootstrap") is False and _param(t, "criterion") == "entropy"),
+    ),
+    HeldOutFilter(
+        "the first 4 complete trials",
+        lambda trials: {t.number for t in sorted(_complete(trials), key=lambda t: t.number)[:4]},
+    ),
+    HeldOutFilter(
+        "trials whose accuracy at step 1 was at least 0.9",
+        _each(lambda t: 1 in t.intermediate_values and t.intermediate_values[1] >= 0.9),
+    ),
+    HeldOutFilter(
+        "trials numbered 5 through 15 with min_samples_leaf above 3",
+        _each(lambda t: 5 <= t.number <= 15 and _param(t, "min_samples_leaf") > 3),
+    ),
+)
+
+
+def _by_param(trials: Sequence[FrozenTrial], group: str, name: str) -> dict[Any, list[float]]:
+    groups: dict[Any, list[float]] = {}
+    for t in trials:
+        if t.params:
+            groups.setdefault(t.params[group], []).append(t.params[name])
+    return groups
+
+
+CHARTS_EIGHTH: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Line of accuracy over trial number",
+        lambda trials: _some_trace_or_all([(t.number, t.value) for t in _complete(trials)]),
+    ),
+    HeldOutChart(
+        "Bar chart of the average accuracy for each min_samples_leaf",
+        lambda trials: _some_trace_or_all(_mean_by(trials, "min_samples_leaf")),
+    ),
+    HeldOutChart(
+        "Box plot of n_estimators for each criterion",
+        lambda trials: _groups(_by_param(trials, "criterion", "n_estimators")),
+    ),
+    HeldOutChart(
+        "Pie chart of how many complete trials each max_features choice got",
+        lambda trials: _counts(Counter(t.params["max_features"] for t in _complete(trials))),
+    ),
+    HeldOutChart(
+        "Scatter of max_depth against min_samples_leaf for complete trials",
+        lambda trials: _either_axes(
+            [(t.params["max_depth"], t.params["min_samples_leaf"]) for t in _complete(trials)]
+        ),
+    ),
+)
+
+
 # Every set by name, in the order they were written: its filters and its charts.
 SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "first": (FILTERS, CHARTS),
@@ -760,4 +841,5 @@ SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "fifth": (FILTERS_FIFTH, CHARTS_FIFTH),
     "sixth": (FILTERS_SIXTH, CHARTS_SIXTH),
     "seventh": (FILTERS_SEVENTH, CHARTS_SEVENTH),
+    "eighth": (FILTERS_EIGHTH, CHARTS_EIGHTH),
 }
