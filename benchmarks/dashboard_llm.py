@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import contextlib
 from dataclasses import asdict
 from dataclasses import dataclass
+from dataclasses import field
 import functools
 import json
 import math
@@ -298,6 +299,7 @@ class Outcome:
     seconds: float
     model_calls: int
     answers: list[str]
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CountingLLM:
@@ -600,6 +602,7 @@ def measure(
         def run(kind: str, text: str, ask: Callable[[DashboardPage], tuple[bool, str]]) -> bool:
             page = DashboardPage(chromium, server.url, study_id)
             calls, kept, started = counting.calls, len(counting.answers), time.monotonic()
+            tried = list(getattr(provider, "attempts", ()))
             works, detail = ask(page)
             seconds = time.monotonic() - started
             first = not any(o.kind == kind and o.works for o in outcomes)
@@ -608,7 +611,10 @@ def measure(
             page.close()
             answers = counting.answers[kept:]
             model_calls = counting.calls - calls
-            outcomes.append(Outcome(kind, text, works, detail, seconds, model_calls, answers))
+            attempts = [asdict(a) for a in getattr(provider, "attempts", ()) if id(a) not in tried]
+            outcomes.append(
+                Outcome(kind, text, works, detail, seconds, model_calls, answers, attempts)
+            )
             report(_line(outcomes[-1]))
             return works
 

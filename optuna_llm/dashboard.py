@@ -35,8 +35,10 @@ so a chart costs no second model call.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 import contextlib
+from dataclasses import dataclass
 from dataclasses import replace
 import json
 import logging
@@ -86,6 +88,8 @@ INSTALL_HINT = (
 
 _logger = logging.getLogger(__name__)
 
+# The answers kept in DashboardLLM.attempts, for reading what the model did.
+_KEPT_ATTEMPTS = 200
 # A query is a short JSON object; this bounds a model that does not stop.
 _QUERY_TOKENS = 400
 
@@ -100,6 +104,25 @@ def unfence(answer: str) -> str:
     """
     found = _FENCED_CODE.search(answer)
     return found.group("code").strip() if found else answer.strip()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One answer of the model to a filter or chart request, and why it failed its check.
+
+    Attributes:
+        kind: ``"filter"`` or ``"chart"``.
+        query: The user's request.
+        as_query: Whether the model was asked for a query (else for code).
+        answer: The query (compact JSON) or the function, as checked.
+        problem: Why it was sent back or not used; None if it passed.
+    """
+
+    kind: str
+    query: str
+    as_query: bool
+    answer: str
+    problem: str | None
 
 
 class DashboardLLM:
@@ -173,6 +196,9 @@ class DashboardLLM:
         self._lock = threading.Lock()
         self.requests = 0
         """How many requests this provider has sent to the model."""
+        self.attempts: deque[Attempt] = deque(maxlen=_KEPT_ATTEMPTS)
+        """The most recent answers of the model to the filter and chart features, with why
+        each failed its check (None if it passed), oldest first."""
 
     def call(self, prompt: str) -> str:
         """The model's answer to one of the dashboard's prompts, checked where it is code."""
@@ -217,6 +243,7 @@ class DashboardLLM:
                 if problem is None and intent is not None:
                     runs = code
                     problem = kept_problem(intent, verdict.results, own_trials=own, query=as_query)
+            self.attempts.append(Attempt(request.kind, request.query, as_query, answer, problem))
             if problem is None or last:
                 if problem is not None:
                     # A filter that runs, if one did, rather than one that does not.

@@ -255,8 +255,18 @@ def _wait_until_serving(url: str, process: subprocess.Popen[str], seconds: float
     raise AssertionError(f"nothing served {url} within {seconds} s")
 
 
+# Ctrl-C reaches the command as in a terminal even where the tests themselves run with SIGINT
+# ignored (as a background job of a non-interactive shell does), which the command would
+# inherit: the default action is restored before the command is executed.
+_WITH_CTRL_C = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def _command(*args: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "optuna-llm"), "dashboard", *args]
+    command = str(Path(sys.executable).parent / "optuna-llm")
+    return [sys.executable, "-c", _WITH_CTRL_C, command, "dashboard", *args]
 
 
 def _stopped(process: subprocess.Popen[str], timeout: float) -> str:

@@ -31,6 +31,7 @@ from optuna_dashboard.llm.prompt_templates._generate_plotly_graph import (
 from optuna_dashboard.llm.prompt_templates._generate_plotly_graph import (
     get_re_generate_plotly_graph_prompt,
 )
+from optuna_dashboard.llm.prompt_templates._trial_filter import get_trial_filtering_prompt
 import pytest
 
 from optuna_llm._dashboard import prompts
@@ -551,3 +552,17 @@ def test_a_change_to_a_chart_drawn_from_a_query_is_asked_as_a_query(demo_storage
     assert f"The chart's query now:\n{shown}\nChange it as the user asks: as a pie" in (
         second.prompt
     )
+
+
+def test_the_provider_keeps_each_answer_and_its_problem(demo_storage: str) -> None:
+    unknown = _select((_where(("params.booster", "==", "xgb")), "all", 0))
+    good = _select((_where(("params.booster", "==", "dart")), "all", 0))
+    with ScriptedLLMServer([unknown, good]) as server:
+        provider = DashboardLLM(server.client(), server.model, storage=demo_storage)
+        provider.call(get_trial_filtering_prompt("dart trials"))
+    failed, passed = provider.attempts
+    assert (failed.kind, failed.query, failed.as_query) == ("filter", "dart trials", True)
+    assert failed.problem is not None and "'xgb' is not a choice of params.booster" in (
+        failed.problem
+    )
+    assert passed.problem is None and '"dart"' in passed.answer
