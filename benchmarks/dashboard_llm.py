@@ -611,7 +611,11 @@ def measure(
             page.close()
             answers = counting.answers[kept:]
             model_calls = counting.calls - calls
-            attempts = [asdict(a) for a in getattr(provider, "attempts", ()) if id(a) not in tried]
+            attempts = [
+                asdict(a)
+                for a in getattr(provider, "attempts", ())
+                if not any(a is b for b in tried)
+            ]
             outcomes.append(
                 Outcome(kind, text, works, detail, seconds, model_calls, answers, attempts)
             )
