@@ -62,8 +62,11 @@ from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard import query
 from optuna_llm._dashboard import translate
 from optuna_llm._dashboard.check import check
+from optuna_llm._dashboard.intent import chart_problem
 from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
+from optuna_llm._dashboard.intent import within_query
+from optuna_llm._dashboard.query import Selection
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
 from optuna_llm._dashboard.view import repaired
@@ -123,6 +126,19 @@ class Attempt:
     as_query: bool
     answer: str
     problem: str | None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An answer of the model as the provider reads it: its text (a query or a function, as
+    shown to the model again), the function to check (None if the answer is not usable), why
+    it is not usable or does not fit the request, and a filter query's selections."""
+
+    text: str
+    code: str | None
+    problem: str | None = None
+    selections: tuple[Selection, ...] | None = None
+    is_code: bool = False
 
 
 class DashboardLLM:
@@ -230,23 +246,31 @@ class DashboardLLM:
             if attempt > 1 and as_query != was_query:
                 # A function is asked for afresh: the last answer was a query.
                 request = prompts.retry(request, None, None)
-            answer, code, problem = (
+            answer = (
                 self._query_answer(request, details)
                 if as_query
                 else self._code_answer(request, details)
             )
-            if as_query and code is not None and answer == code:
+            if as_query and answer.is_code:
                 querying = as_query = False  # the endpoint answers with code: ask for code
-            if code is not None:
-                verdict = check(request.kind, code, details)
-                problem = verdict.problem
+            problem = answer.problem
+            if answer.code is not None:
+                verdict = check(request.kind, answer.code, details)
+                if verdict.runs:
+                    runs = answer.code
+                problem = verdict.problem or problem
                 if problem is None and intent is not None:
-                    runs = code
-                    problem = kept_problem(intent, verdict.results, own_trials=own, query=as_query)
-            self.attempts.append(Attempt(request.kind, request.query, as_query, answer, problem))
+                    left = intent
+                    if answer.selections is not None:
+                        left = within_query(intent, answer.selections)
+                    problem = kept_problem(left, verdict.results, own_trials=own, query=as_query)
+            self.attempts.append(
+                Attempt(request.kind, request.query, as_query, answer.text, problem)
+            )
             if problem is None or last:
+                code = answer.code
                 if problem is not None:
-                    # A filter that runs, if one did, rather than one that does not.
+                    # A function that runs, if one did, rather than one that does not.
                     code = runs or code or _failing(request.kind, problem)
                     _logger.info(
                         "The model's %s answers failed their checks (%d answers); the "
@@ -266,15 +290,13 @@ class DashboardLLM:
                 self._attempts,
                 problem,
             )
-            request = prompts.retry(request, answer, problem)
+            request = prompts.retry(request, answer.text, problem)
             was_query = as_query
         raise AssertionError("unreachable: the last attempt returns")
 
-    def _query_answer(
-        self, request: prompts.Request, details: list[dict[str, Any]]
-    ) -> tuple[str, str | None, str | None]:
-        """The model's answer as a query: the answer, its function (None if it is not a usable
-        query) and why not. An answer that is a function is taken as one."""
+    def _query_answer(self, request: prompts.Request, details: list[dict[str, Any]]) -> _Answer:
+        """The model's answer as a query, with its function, or why it cannot be used. An
+        answer that is a function is taken as one."""
         chart = request.kind == "chart"
         known = query.chart_fields(details) if chart else query.fields(details)
         schema = query.chart_schema(known) if chart else query.filter_schema(known)
@@ -286,21 +308,21 @@ class DashboardLLM:
             return self._code_answer(replace(request, code=None, problem=None), details)
         if query.looks_like_code(answer):
             code = repaired(request.kind, answer)
-            return code, code, None
+            return _Answer(code, code, is_code=True)
         try:
             if chart:
                 drawn = query.read_chart(answer, known)
-                return drawn.text, translate.chart_function(drawn), None
+                problem = chart_problem(request.query, drawn)
+                return _Answer(drawn.text, translate.chart_function(drawn), problem)
             kept = query.read_filter(answer, known)
-            return kept.text, translate.filter_function(kept), None
+            function = translate.filter_function(kept)
+            return _Answer(kept.text, function, selections=kept.selections)
         except query.QueryError as problem:
-            return answer, None, str(problem)
+            return _Answer(answer, None, str(problem))
 
-    def _code_answer(
-        self, request: prompts.Request, details: list[dict[str, Any]]
-    ) -> tuple[str, str | None, str | None]:
+    def _code_answer(self, request: prompts.Request, details: list[dict[str, Any]]) -> _Answer:
         code = repaired(request.kind, unfence(self._ask(prompts.compose(request, details))))
-        return code, code, None
+        return _Answer(code, code, is_code=True)
 
     def _ask_structured(self, prompt: str, schema: dict[str, Any]) -> str:
         with self._lock:

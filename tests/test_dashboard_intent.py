@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
+from optuna_llm._dashboard import query
 from optuna_llm._dashboard.check import Listed
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.intent import FilterIntent
+from optuna_llm._dashboard.intent import chart_problem
 from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.intent import kept_problem
+from optuna_llm._dashboard.intent import within_query
 from optuna_llm._dashboard.studies import is_synthetic
 from optuna_llm._dashboard.studies import study_details
 
@@ -110,3 +116,66 @@ def test_the_check_reports_what_a_filter_kept_on_each_study() -> None:
     (study,) = verdict.results
     assert [t.number for t in study if t.kept] == [4]
     assert {t.state for t in study} == {"Complete", "Pruned", "Fail", "Running", "Waiting"}
+
+
+def _fields(names: list[str]) -> dict[str, query.Field]:
+    fields = {
+        n: query.Field(n, "param", key=n.removeprefix("params."), numeric=True) for n in names
+    }
+    fields["state"] = query.Field("state", "state", choices=query.STATES)
+    fields["value"] = query.Field("value", "value", numeric=True)
+    return fields
+
+
+def test_a_query_says_in_its_own_selections_what_is_left_to_check() -> None:
+    known = _fields(["params.x"])
+    union = query.read_filter(
+        json.dumps(
+            {
+                "select": [
+                    {
+                        "where": [{"field": "state", "op": "==", "value": "Pruned"}],
+                        "take": "all",
+                        "count": 0,
+                    },
+                    {"where": [], "take": "best", "count": 1},
+                ]
+            }
+        ),
+        known,
+    )
+    intent = filter_intent("pruned trials and the best trial")
+    assert (intent.count, intent.states) == (1, frozenset({"Pruned"}))
+    left = within_query(intent, union.selections)
+    # "the best 1" is a selection of its own, and the union keeps a complete trial by its words.
+    assert (left.count, left.states) == (None, frozenset())
+    assert kept_problem(left, [_study(0, 4)]) is None
+    single = query.read_filter(
+        json.dumps({"select": [{"where": [], "take": "all", "count": 0}]}), known
+    )
+    unchanged = within_query(filter_intent("the top 2 pruned trials"), single.selections)
+    assert (unchanged.count, unchanged.states) == (2, frozenset({"Pruned"}))
+    problem = kept_problem(unchanged, [_study(0, 1, 2)], query=True)
+    assert problem is not None and '"take": "best", "worst", "first" or "last"' in problem
+    assert 'and "count": 2' in problem and "trial.rank" not in problem
+
+
+def _chart(where: list[dict[str, Any]], y: str = "none") -> Any:
+    answer = {"type": "histogram", "x": "params.x", "y": y, "summary": "each", "series": "none"}
+    return query.read_chart(json.dumps({**answer, "where": where}), _fields(["params.x"]))
+
+
+def test_a_chart_query_for_the_trials_of_a_state_must_test_the_state() -> None:
+    request = "Histogram of x over complete trials"
+    problem = chart_problem(request, _chart([]))
+    assert problem is not None and 'the request names "Complete" trials' in problem
+    assert '{"field": "state", "op": "==", "value": "Complete"}' in problem
+    complete = [{"field": "state", "op": "==", "value": "Complete"}]
+    assert chart_problem(request, _chart(complete)) is None
+    # Only complete trials have an objective value; a request that names no state is drawn
+    # as asked; one that negates names none.
+    assert chart_problem("Accuracy against x for complete trials", _chart([], y="value")) is None
+    assert chart_problem("Histogram of x", _chart([])) is None
+    assert chart_problem("Histogram of x for trials that did not fail", _chart([])) is None
+    several = chart_problem("x of pruned and failed trials", _chart([]))
+    assert several is not None and '"op": "in", "value": ["Fail", "Pruned"]' in several

@@ -566,3 +566,32 @@ def test_the_provider_keeps_each_answer_and_its_problem(demo_storage: str) -> No
         failed.problem
     )
     assert passed.problem is None and '"dart"' in passed.answer
+
+
+def test_a_chart_query_that_leaves_out_the_state_the_request_names_is_asked_again(
+    dashboard: tuple[ScriptedLLMServer, str, Script],
+) -> None:
+    server, root, script = dashboard
+    every = _chart("histogram", "params.booster", "none", "each")
+    complete = _chart(
+        "histogram", "params.booster", "none", "each", where=_where(("state", "==", "Complete"))
+    )
+    script.answers[:] = [every, complete]
+    request = {"user_query": "Histogram of booster over complete trials"}
+    answer = _post(root, "generate_plotly_graph_query", request)
+    code = unwrap(answer["generate_plotly_graph_func_str"])
+    assert code is not None and 't.state === "Complete"' in code
+    _, second = server.requests
+    assert 'the request names "Complete" trials, but "where" has no condition' in second.prompt
+
+
+def test_a_union_of_selections_is_not_sent_back_for_its_count_or_states(
+    dashboard: tuple[ScriptedLLMServer, str, Script],
+) -> None:
+    server, root, script = dashboard
+    union = _select((_where(("state", "==", "Pruned")), "all", 0), ([], "best", 1))
+    script.answers[:] = [union]
+    request = {"user_query": "pruned trials and the best trial"}
+    answer = _post(root, "trial_filter_query", request)
+    assert "The model's query: " in answer["trial_filtering_func_str"]
+    assert len(server.requests) == 1

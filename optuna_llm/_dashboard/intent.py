@@ -23,9 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace
+import json
 import re
 
 from optuna_llm._dashboard.check import Listed
+from optuna_llm._dashboard.query import ChartQuery
+from optuna_llm._dashboard.query import Selection
 
 
 # The states as the dashboard writes them, by the words a request uses for them.
@@ -86,6 +90,55 @@ def filter_intent(query: str) -> FilterIntent:
     if not _NEGATION.search(text):
         states = frozenset(state for pattern, state in _STATE_WORDS if pattern.search(text))
     return FilterIntent(_count(text), states, wants_all=bool(_ALL.search(text)))
+
+
+def within_query(intent: FilterIntent, selections: Sequence[Selection]) -> FilterIntent:
+    """What is left to check of ``intent`` for a filter made from a query's ``selections``.
+
+    A selection that takes the named number of trials ("the best 1") keeps that number by
+    construction, so the count is not checked, even when another selection adds more trials
+    ("pruned trials and the best trial"); and a query of several selections keeps, by its own
+    words, trials of states a request may name for one of them only ("failed trials and the
+    worst trial"), so the states are not checked either.
+    """
+    counted = intent.count is not None and any(
+        s.take != "all" and s.count == intent.count for s in selections
+    )
+    return replace(
+        intent,
+        count=None if counted else intent.count,
+        states=intent.states if len(selections) <= 1 else frozenset(),
+    )
+
+
+def chart_problem(request: str, chart: ChartQuery) -> str | None:
+    """Why a chart query does not draw the trials of the states ``request`` names, or None.
+
+    A request for "complete trials" (or pruned ones, ...) that the query draws with no
+    condition on the state draws other trials too, unless what it draws only complete
+    trials have (the objective), or it draws the state itself.
+    """
+    wanted = filter_intent(request).states
+    drawn = [chart.x, chart.y, chart.series]
+    if not wanted or any(f is not None and f.kind == "state" for f in drawn):
+        return None
+    if any(c.field.kind == "state" for c in chart.where):
+        return None
+    if wanted == {"Complete"} and any(
+        f is not None and f.kind in ("value", "values") for f in drawn
+    ):
+        return None
+    states = sorted(wanted)
+    condition = (
+        f'{{"field": "state", "op": "==", "value": "{states[0]}"}}'
+        if len(states) == 1
+        else f'{{"field": "state", "op": "in", "value": {json.dumps(states)}}}'
+    )
+    named = " or ".join(f'"{s}"' for s in states)
+    return (
+        f'the request names {named} trials, but "where" has no condition on "state", so the '
+        f'chart draws trials of every state. Add {condition} to "where".'
+    )
 
 
 def kept_problem(

@@ -110,7 +110,7 @@ _FILTER_QUERY = """Answer with a JSON object that selects the trials the user as
 A trial is kept if it is in any of the selections. A selection holds the trials that meet \
 every condition in "where" ([] for every trial); "take": "all" keeps them all, "best" or \
 "worst" keeps the "count" complete trials with the best or worst value, "first" or "last" \
-the "count" trials with the lowest or highest number.
+the "count" trials that started first or last (the oldest or the most recent).
 {condition}
 
 Fields:
