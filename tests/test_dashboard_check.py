@@ -9,11 +9,10 @@ fixed answer is what the dashboard gets; a chart's title costs no model call.
 from __future__ import annotations
 
 from collections.abc import Iterator
-import json
 import re
 from typing import Any
-import urllib.request
 
+from dashboard_page import post
 import optuna
 import pytest
 
@@ -194,18 +193,6 @@ def dashboard(demo_storage: str) -> Iterator[tuple[ScriptedLLMServer, str, Scrip
             yield server, dash.url.removesuffix("dashboard/"), script
 
 
-def _post(root: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{root}api/llm/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-    return answer
-
-
 @pytest.mark.parametrize(
     ("broken", "problem"),
     [
@@ -219,7 +206,7 @@ def test_a_broken_filter_is_sent_back_and_the_dashboard_gets_the_fixed_one(
 ) -> None:
     server, root, script = dashboard
     script.filters[:] = [broken, GOOD_FILTER]
-    answer = _post(root, "trial_filter_query", {"user_query": "trials that used dart"})
+    answer = post(root, "trial_filter_query", {"user_query": "trials that used dart"})
     assert unwrap(answer["trial_filtering_func_str"]) == GOOD_FILTER
     first, second = server.requests
     # The model saw the trials' shape and the study's parameters, then its code and the problem.
@@ -242,7 +229,7 @@ def test_a_filter_that_keeps_more_trials_than_asked_for_is_sent_back(
 ) -> None:
     server, root, script = dashboard
     script.filters[:] = [ALL_COMPLETE_FILTER, TOP_TWO_FILTER]
-    answer = _post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
+    answer = post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
     assert unwrap(answer["trial_filtering_func_str"]) == TOP_TWO_FILTER
     _, second = server.requests
     assert "the request asks for 2 trials, but it keeps" in second.prompt
@@ -254,7 +241,7 @@ def test_a_broken_chart_is_sent_back_and_its_title_costs_no_model_call(
 ) -> None:
     server, root, script = dashboard
     script.charts[:] = [EMPTY_CHART, GOOD_CHART]
-    answer = _post(root, "generate_plotly_graph_query", {"user_query": "objective by trial"})
+    answer = post(root, "generate_plotly_graph_query", {"user_query": "objective by trial"})
     assert unwrap(answer["generate_plotly_graph_func_str"]) == GOOD_CHART
     assert answer["generate_plotly_graph_title"] == "Objective by trial"
     assert len(server.requests) == 2
@@ -266,7 +253,7 @@ def test_when_the_attempts_run_out_the_dashboard_gets_the_last_answer(
 ) -> None:
     server, root, script = dashboard
     script.filters[:] = [THROWING_FILTER, UNPARSABLE_FILTER, MUTATING_FILTER]
-    answer = _post(root, "trial_filter_query", {"user_query": "the best trials"})
+    answer = post(root, "trial_filter_query", {"user_query": "the best trials"})
     assert unwrap(answer["trial_filtering_func_str"]) == MUTATING_FILTER
     assert len(server.requests) == 3
 
@@ -279,7 +266,7 @@ def test_the_dashboards_own_retry_shows_the_model_its_own_function_and_the_error
     failed = wrap("filter", "function (t) { return t.x; }")
     last = {"func_str": failed, "error_message": "ReferenceError: x"}
     body = {"user_query": "dart trials", "last_response": last}
-    answer = _post(root, "trial_filter_query", body)["trial_filtering_func_str"]
+    answer = post(root, "trial_filter_query", body)["trial_filtering_func_str"]
     assert unwrap(answer) == GOOD_FILTER
     (call,) = server.requests
     assert "Your last function was:\nfunction (t) { return t.x; }\n" in call.prompt
@@ -310,7 +297,7 @@ def test_when_the_answers_run_out_the_dashboard_gets_the_last_filter_that_runs(
 ) -> None:
     server, root, script = dashboard
     script.filters[:] = [ALL_COMPLETE_FILTER, THROWING_FILTER, UNPARSABLE_FILTER]
-    answer = _post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
+    answer = post(root, "trial_filter_query", {"user_query": "the top 2 complete trials"})
     # Keeping too many is wrong, but it runs; the later answers do not.
     assert unwrap(answer["trial_filtering_func_str"]) == ALL_COMPLETE_FILTER
     assert len(server.requests) == 3

@@ -16,12 +16,13 @@ from collections.abc import Iterator
 import json
 import statistics
 from typing import Any
-import urllib.request
 
 from dashboard_page import PAGE
 from dashboard_page import chart_on_page
 from dashboard_page import directions
+from dashboard_page import every_kind_study
 from dashboard_page import filter_on_page
+from dashboard_page import post
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -48,35 +49,12 @@ from optuna_llm.testing import ScriptedLLMServer
 
 py_mini_racer = pytest.importorskip("py_mini_racer")
 
-KINDS: list[Any] = ["gini", None, True, 3]
 COMPLETE = TrialState.COMPLETE
-
-
-def _objective(trial: optuna.Trial) -> float:
-    depth = trial.suggest_int("depth", 1, 9)
-    kind = trial.suggest_categorical("kind", KINDS)
-    trial.set_user_attr("fold", trial.number % 3)
-    trial.set_user_attr("source", "model" if trial.number % 2 else "sampler")
-    trial.report(depth / 10, 0)
-    trial.report(depth / 5, 1)
-    if trial.number == 5:
-        raise optuna.TrialPruned()
-    if trial.number == 6:
-        raise ValueError("failed on purpose")
-    return depth + (0.5 if kind is None else 0.0) + trial.number / 100
 
 
 @pytest.fixture(scope="module", params=["maximize", "minimize"])
 def studied(request: pytest.FixtureRequest) -> tuple[optuna.Study, list[dict[str, Any]]]:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.InMemoryStorage()
-    study = optuna.create_study(
-        storage=storage, direction=request.param, sampler=optuna.samplers.RandomSampler(seed=3)
-    )
-    for number in range(12):
-        study.enqueue_trial({"kind": KINDS[number % 4], "depth": 1 + (number * 5) % 9})
-    study.optimize(_objective, n_trials=12, catch=(ValueError,))
-    return study, study_details(storage)
+    return every_kind_study(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -446,18 +424,6 @@ def dashboard(demo_storage: str) -> Iterator[tuple[ScriptedLLMServer, str, Scrip
             yield server, dash.url.removesuffix("dashboard/"), script
 
 
-def _post(root: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{root}api/llm/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-    return answer
-
-
 def _asked_with_schema(call: ChatCall) -> bool:
     return call.schema is not None
 
@@ -467,7 +433,7 @@ def test_the_dashboard_gets_the_function_of_the_models_query(
 ) -> None:
     server, root, script = dashboard
     script.answers[:] = [_select((_where(("params.booster", "==", "dart")), "all", 0))]
-    answer = _post(root, "trial_filter_query", {"user_query": "trials that used dart"})
+    answer = post(root, "trial_filter_query", {"user_query": "trials that used dart"})
     code = unwrap(answer["trial_filtering_func_str"])
     assert code is not None and 'trial.params["booster"] === "dart"' in code
     (call,) = server.requests
@@ -484,7 +450,7 @@ def test_a_query_that_cannot_be_used_is_asked_again_with_its_problem(
     bad = _select((_where(("params.booster", "==", "xgb")), "all", 0))
     good = _chart("bar", "params.booster", "none", "count")
     script.answers[:] = [bad.replace("select", "nothing"), good]
-    answer = _post(root, "generate_plotly_graph_query", {"user_query": "trials per booster"})
+    answer = post(root, "generate_plotly_graph_query", {"user_query": "trials per booster"})
     code = unwrap(answer["generate_plotly_graph_func_str"])
     assert code is not None and 'summary = "count"' in code
     _, second = server.requests
@@ -500,7 +466,7 @@ def test_a_query_keeping_more_trials_than_asked_is_sent_back_then_asked_as_code(
     complete = _select((_where(("state", "==", "Complete")), "all", 0))
     top = "function (trial) { return trial.rank <= 2; }"
     script.answers[:] = [every, complete, top]
-    answer = _post(root, "trial_filter_query", {"user_query": "the top 2 trials"})
+    answer = post(root, "trial_filter_query", {"user_query": "the top 2 trials"})
     assert unwrap(answer["trial_filtering_func_str"]) == top
     _, second, third = server.requests
     assert '"take": "best", "worst", "first" or "last"' in second.prompt
@@ -517,7 +483,7 @@ def test_an_endpoint_that_answers_with_code_is_asked_for_code(
     throwing = "function (trial) { return trial.values[0] < 0.2; }"
     fixed = "function (trial) { return trial.value < 0.2; }"
     script.answers[:] = [throwing, fixed]
-    answer = _post(root, "trial_filter_query", {"user_query": "trials below 0.2"})
+    answer = post(root, "trial_filter_query", {"user_query": "trials below 0.2"})
     assert unwrap(answer["trial_filtering_func_str"]) == fixed
     first, second = server.requests
     assert _asked_with_schema(first) and not _asked_with_schema(second)
@@ -531,7 +497,7 @@ def test_when_no_answer_is_usable_the_dashboard_gets_a_function_that_says_why(
         provider = DashboardLLM(server.client(), server.model, storage=demo_storage, attempts=1)
         with DashboardServer(demo_storage, provider, port=0) as dash:
             root = dash.url.removesuffix("dashboard/")
-            answer = _post(root, "trial_filter_query", {"user_query": "dart trials"})
+            answer = post(root, "trial_filter_query", {"user_query": "dart trials"})
     code = unwrap(answer["trial_filtering_func_str"])
     assert code is not None and "the model's answers were not usable" in code
     assert "not a JSON object" in code
@@ -578,7 +544,7 @@ def test_a_chart_query_that_leaves_out_the_state_the_request_names_is_asked_agai
     )
     script.answers[:] = [every, complete]
     request = {"user_query": "Histogram of booster over complete trials"}
-    answer = _post(root, "generate_plotly_graph_query", request)
+    answer = post(root, "generate_plotly_graph_query", request)
     code = unwrap(answer["generate_plotly_graph_func_str"])
     assert code is not None and 't.state === "Complete"' in code
     _, second = server.requests
@@ -592,6 +558,6 @@ def test_a_union_of_selections_is_not_sent_back_for_its_count_or_states(
     union = _select((_where(("state", "==", "Pruned")), "all", 0), ([], "best", 1))
     script.answers[:] = [union]
     request = {"user_query": "pruned trials and the best trial"}
-    answer = _post(root, "trial_filter_query", request)
+    answer = post(root, "trial_filter_query", request)
     assert "The model's query: " in answer["trial_filtering_func_str"]
     assert len(server.requests) == 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboard_page import PAGE
 from dashboard_page import directions
+from dashboard_page import every_kind_study
 from dashboard_page import filter_on_page
 import optuna
 from optuna_dashboard.llm.prompt_templates._generate_plotly_graph import (
@@ -33,33 +34,10 @@ from optuna_llm._dashboard.view import wrap
 
 py_mini_racer = pytest.importorskip("py_mini_racer")
 
-KINDS: list[Any] = ["gini", None, True, 3]
-
-
-def _objective(trial: optuna.Trial) -> float:
-    depth = trial.suggest_int("depth", 1, 9)
-    kind = trial.suggest_categorical("kind", KINDS)
-    trial.set_user_attr("fold", trial.number % 3)
-    trial.set_user_attr("source", "model" if trial.number % 2 else "sampler")
-    trial.report(depth / 10, 0)
-    if trial.number == 5:
-        raise optuna.TrialPruned()
-    if trial.number == 6:
-        raise ValueError("failed on purpose")
-    return depth + (0.5 if kind is None else 0.0) + trial.number / 100
-
 
 @pytest.fixture(scope="module", params=["maximize", "minimize"])
 def studied(request: pytest.FixtureRequest) -> tuple[optuna.Study, list[dict[str, Any]]]:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.InMemoryStorage()
-    study = optuna.create_study(
-        storage=storage, direction=request.param, sampler=optuna.samplers.RandomSampler(seed=3)
-    )
-    for number in range(12):
-        study.enqueue_trial({"kind": KINDS[number % 4], "depth": 1 + (number * 5) % 9})
-    study.optimize(_objective, n_trials=12, catch=(ValueError,))
-    return study, study_details(storage)
+    return every_kind_study(request.param)
 
 
 @pytest.fixture(scope="module")

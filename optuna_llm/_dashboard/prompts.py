@@ -167,7 +167,7 @@ Answer again without this problem.
 
 _FAILED = """
 Your last function was:
-{code}
+{answer}
 It failed: {problem}
 Write the function again without this problem.
 """
@@ -255,14 +255,8 @@ def compose(request: Request, details: Sequence[dict[str, Any]]) -> str:
     facts = f"\nThis study:\n{facts}\n" if facts else ""
     template = _FILTER if request.kind == "filter" else _CHART
     text = template.format(fields=fields, name=name, bound=bound, facts=facts)
-    if request.previous is not None:
-        text += f"\nThe chart's function now:\n{request.previous}\nChange it as the user asks: "
-    else:
-        text += "\nThe user asks: "
-    text += request.query + "\n"
-    if request.code is not None:
-        text += _FAILED.format(code=request.code, problem=request.problem or "no message")
-    return text
+    now = ("function", request.previous) if request.previous is not None else None
+    return _asking(text, request, now, _FAILED)
 
 
 def compose_query(
@@ -281,13 +275,20 @@ def compose_query(
         category=_example_category(details),
     )
     shown = query_of(request.previous) if request.previous is not None else None
-    if shown is not None:
-        text += f"\nThe chart's query now:\n{shown}\nChange it as the user asks: "
+    return _asking(text, request, ("query", shown) if shown is not None else None, _QUERY_FAILED)
+
+
+def _asking(text: str, request: Request, now: tuple[str, str] | None, failed: str) -> str:
+    """``text`` followed by the user's request, as a change to the chart's function or query
+    ``now`` if there is one, and by the last answer and its problem after a failed check."""
+    if now is not None:
+        what, shown = now
+        text += f"\nThe chart's {what} now:\n{shown}\nChange it as the user asks: "
     else:
         text += "\nThe user asks: "
     text += request.query + "\n"
     if request.code is not None:
-        text += _QUERY_FAILED.format(answer=request.code, problem=request.problem or "no message")
+        text += failed.format(answer=request.code, problem=request.problem or "no message")
     return text
 
 
