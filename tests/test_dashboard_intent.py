@@ -147,9 +147,33 @@ def test_a_query_says_in_its_own_selections_what_is_left_to_check() -> None:
     intent = filter_intent("pruned trials and the best trial")
     assert (intent.count, intent.states) == (1, frozenset({"Pruned"}))
     left = within_query(intent, union.selections)
-    # "the best 1" is a selection of its own, and the union keeps a complete trial by its words.
-    assert (left.count, left.states) == (None, frozenset())
+    # "the best 1" is a selection of its own, and it keeps a complete trial by its words.
+    assert (left.count, left.states) == (None, frozenset({"Pruned", "Complete"}))
     assert kept_problem(left, [_study(0, 4)]) is None
+    # A selection of complete trials added to one that tests a parameter is no such union.
+    added = query.read_filter(
+        json.dumps(
+            {
+                "select": [
+                    {
+                        "where": [{"field": "params.x", "op": "<", "value": 5}],
+                        "take": "all",
+                        "count": 0,
+                    },
+                    {
+                        "where": [{"field": "state", "op": "==", "value": "Complete"}],
+                        "take": "all",
+                        "count": 0,
+                    },
+                ]
+            }
+        ),
+        known,
+    )
+    complete = within_query(filter_intent("complete trials with x below 5"), added.selections)
+    assert complete.states == frozenset({"Complete"})
+    problem = kept_problem(complete, [_study(0, 1, 5)], query=True)
+    assert problem is not None and 'to the "where" of the selection that keeps them' in problem
     single = query.read_filter(
         json.dumps({"select": [{"where": [], "take": "all", "count": 0}]}), known
     )

@@ -97,18 +97,23 @@ def within_query(intent: FilterIntent, selections: Sequence[Selection]) -> Filte
 
     A selection that takes the named number of trials ("the best 1") keeps that number by
     construction, so the count is not checked, even when another selection adds more trials
-    ("pruned trials and the best trial"); and a query of several selections keeps, by its own
-    words, trials of states a request may name for one of them only ("failed trials and the
-    worst trial"), so the states are not checked either.
+    ("pruned trials and the best trial"). And where several selections rank trials by their
+    value or test it, they keep complete trials by their own words, whatever states the
+    request names for the others ("failed trials and the worst trial", "pruned trials or
+    trials with accuracy above 0.9"); complete trials kept by a test of anything else are still
+    trials of a state the request does not name.
     """
     counted = intent.count is not None and any(
         s.take != "all" and s.count == intent.count for s in selections
     )
-    return replace(
-        intent,
-        count=None if counted else intent.count,
-        states=intent.states if len(selections) <= 1 else frozenset(),
+    states = intent.states
+    valued = any(
+        s.take in ("best", "worst") or any(c.field.kind in ("value", "values") for c in s.where)
+        for s in selections
     )
+    if states and len(selections) > 1 and valued:
+        states = states | {"Complete"}
+    return replace(intent, count=None if counted else intent.count, states=states)
 
 
 def chart_problem(request: str, chart: ChartQuery) -> str | None:
@@ -242,7 +247,12 @@ def _other_states(states: frozenset[str], strays: Sequence[Listed], query: bool)
     wanted = " or ".join(f'"{s}"' for s in sorted(states))
     other = sorted({t.state for t in strays})
     numbers = ", ".join(str(t.number) for t in strays[:5])
-    what = 'Add a condition on "state"' if query else "Test trial.state"
+    what = (
+        'Add a condition on "state" to the "where" of the selection that keeps them (another '
+        "selection adds trials, it does not remove any)"
+        if query
+        else "Test trial.state"
+    )
     return (
         f"the request asks only for trials whose state is {wanted}, but it keeps "
         f"{', '.join(repr(s) for s in other)} trials too (trial {numbers}). {what} "
