@@ -184,8 +184,8 @@ def test_a_query_says_in_its_own_selections_what_is_left_to_check() -> None:
     assert 'and "count": 2' in problem and "trial.rank" not in problem
 
 
-def _chart(where: list[dict[str, Any]], y: str = "none") -> Any:
-    answer = {"type": "histogram", "x": "params.x", "y": y, "summary": "each", "series": "none"}
+def _chart(where: list[dict[str, Any]], y: str = "none", kind: str = "histogram") -> Any:
+    answer = {"type": kind, "x": "params.x", "y": y, "summary": "each", "series": "none"}
     return query.read_chart(json.dumps({**answer, "where": where}), _fields(["params.x"]))
 
 
@@ -198,7 +198,24 @@ def test_a_chart_query_for_the_trials_of_a_state_must_test_the_state() -> None:
     assert chart_problem(request, _chart(complete)) is None
     # Only complete trials have an objective value; a request that names no state is drawn
     # as asked; one that negates names none.
-    assert chart_problem("Accuracy against x for complete trials", _chart([], y="value")) is None
+    scatter = _chart([], y="value", kind="scatter")
+    assert chart_problem("Accuracy against x for complete trials", scatter) is None
+    # A histogram draws x alone: a y it names keeps no trial out.
+    assert chart_problem("Histogram of x for complete trials", _chart([], y="value"))
+    counts = query.read_chart(
+        json.dumps(
+            {
+                "type": "bar",
+                "x": "params.x",
+                "y": "value",
+                "summary": "count",
+                "series": "none",
+                "where": [],
+            }
+        ),
+        _fields(["params.x"]),
+    )
+    assert chart_problem("Count of complete trials per x", counts) is not None
     assert chart_problem("Histogram of x", _chart([])) is None
     assert chart_problem("Histogram of x for trials that did not fail", _chart([])) is None
     several = chart_problem("x of pruned and failed trials", _chart([]))

@@ -121,7 +121,8 @@ def chart_problem(request: str, chart: ChartQuery) -> str | None:
 
     A request for "complete trials" (or pruned ones, ...) that the query draws with no
     condition on the state draws other trials too, unless what it draws only complete
-    trials have (the objective), or it draws the state itself.
+    trials have (the objective, where it is drawn and not merely named as the y of counts),
+    or it draws the state itself.
     """
     wanted = filter_intent(request).states
     drawn = [chart.x, chart.y, chart.series]
@@ -129,8 +130,11 @@ def chart_problem(request: str, chart: ChartQuery) -> str | None:
         return None
     if any(c.field.kind == "state" for c in chart.where):
         return None
+    # The objective keeps the complete trials only where it is drawn: not as the y of counts.
+    counted = chart.type == "histogram" or chart.summary == "count"
+    used = [chart.x, chart.series] if counted else drawn
     if wanted == {"Complete"} and any(
-        f is not None and f.kind in ("value", "values") for f in drawn
+        f is not None and f.kind in ("value", "values") for f in used
     ):
         return None
     states = sorted(wanted)
