@@ -231,11 +231,10 @@ class DashboardLLM:
         intent = filter_intent(request.query) if request.kind == "filter" else None
         # A first request is asked as a query, and so is a change to a chart drawn from one;
         # the dashboard's own retries, and changes to a function the model wrote, are code.
-        rewrites_query = request.previous is not None and prompts.query_of(request.previous)
         querying = (
             self._queries
             and request.code is None
-            and (request.previous is None or bool(rewrites_query))
+            and (request.previous is None or translate.query_of(request.previous) is not None)
         )
         runs: str | None = None
         was_query = querying

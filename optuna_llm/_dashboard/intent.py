@@ -131,8 +131,7 @@ def chart_problem(request: str, chart: ChartQuery) -> str | None:
     if any(c.field.kind == "state" for c in chart.where):
         return None
     # The objective keeps the complete trials only where it is drawn: not as the y of counts.
-    counted = chart.type == "histogram" or chart.summary == "count"
-    used = [chart.x, chart.series] if counted else drawn
+    used = drawn if chart.draws_y else [chart.x, chart.series]
     if wanted == {"Complete"} and any(
         f is not None and f.kind in ("value", "values") for f in used
     ):

@@ -25,6 +25,7 @@ from optuna_llm._dashboard.query import STEP
 from optuna_llm._dashboard.query import Field
 from optuna_llm._dashboard.query import choice_value
 from optuna_llm._dashboard.studies import is_synthetic
+from optuna_llm._dashboard.translate import query_of
 from optuna_llm._dashboard.view import unwrap
 
 
@@ -101,7 +102,7 @@ Leave out only the trials the chart cannot draw. Plain JavaScript, no type annot
 network, DOM or I/O. Each trace's x and y have the same length. Answer with the function only.
 """
 
-_CONDITION = """A condition is {{"field": ..., "op": ..., "value": ...}}, "op" one of "==", \
+_CONDITION = """A condition is {"field": ..., "op": ..., "value": ...}, "op" one of "==", \
 "!=", "<", "<=", ">", ">=", "between" (value [low, high], both included), "in", "not in" \
 (value a list)."""
 
@@ -155,8 +156,6 @@ Examples:
 {{"type": "bar", "x": "params.{category}", "y": "value", "summary": "max", "series": "none", \
 "where": []}}
 """
-
-_QUERY_COMMENT = re.compile(r"^\s*// The model's query: (?P<query>\{.*\})\s*$", re.MULTILINE)
 
 _QUERY_FAILED = """
 Your last answer was:
@@ -268,7 +267,7 @@ def compose_query(
     name, bound = _example_parameter(details)
     template = _FILTER_QUERY if request.kind == "filter" else _CHART_QUERY
     text = template.format(
-        condition=_CONDITION.format(),
+        condition=_CONDITION,
         fields="\n".join(_field_lines(known, details)),
         name=name,
         bound=bound,
@@ -290,13 +289,6 @@ def _asking(text: str, request: Request, now: tuple[str, str] | None, failed: st
     if request.code is not None:
         text += failed.format(answer=request.code, problem=request.problem or "no message")
     return text
-
-
-def query_of(function: str) -> str | None:
-    """The model's query a function was written from (see ``translate.py``), or None if the
-    model wrote the function itself."""
-    found = _QUERY_COMMENT.search(function)
-    return found.group("query") if found else None
 
 
 def _field_lines(known: dict[str, Field], details: Sequence[dict[str, Any]]) -> list[str]:

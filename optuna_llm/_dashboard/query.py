@@ -98,6 +98,15 @@ class ChartQuery:
     where: tuple[Condition, ...]
     text: str
 
+    @property
+    def draws_y(self) -> bool:
+        """Whether the chart draws ``y``: a histogram draws x alone, and counts count x."""
+        return _draws_y(self.type, self.summary)
+
+
+def _draws_y(chart: str, summary: str) -> bool:
+    return chart != "histogram" and summary != "count"
+
 
 def fields(details: Sequence[dict[str, Any]]) -> dict[str, Field]:
     """Every field of the studies in ``details`` (as the dashboard serves them), by name."""
@@ -281,7 +290,7 @@ def read_chart(answer: str, known: dict[str, Field]) -> ChartQuery:
     if x is None:
         raise QueryError('"x" must name a field: it is what the chart is drawn along.')
     y = _field(data.get("y"), known, "y")
-    if y is None and chart != "histogram" and summary != "count":
+    if y is None and _draws_y(chart, summary):
         raise QueryError(
             f'a {chart} chart with "summary": "{summary}" draws "y" for each "x", so "y" '
             'must name a field; for how many trials have each x, use "summary": "count".'

@@ -14,7 +14,7 @@ by the drawing code of ``_DRAW``. Pure functions.
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
 
 from optuna_llm._dashboard.query import ChartQuery
 from optuna_llm._dashboard.query import Condition
@@ -22,6 +22,11 @@ from optuna_llm._dashboard.query import Field
 from optuna_llm._dashboard.query import FilterQuery
 from optuna_llm._dashboard.query import Selection
 
+
+# The first line of a function written from a query names the query (one line of JSON), which
+# the user reads in the dashboard's approval dialog and a chart's rewrite shows the model.
+QUERY_MARK = "The model's query: "
+_QUERY_LINE = re.compile(rf"^\s*// {QUERY_MARK}(?P<query>\{{.*\}})\s*$", re.MULTILINE)
 
 _LAST_STEP = (
     "const lastReported = (t) => { const steps = Object.keys(t.intermediate_values)"
@@ -56,11 +61,10 @@ _DRAW = """\
     min: (ys) => Math.min(...ys),
     max: (ys) => Math.max(...ys),
   };
-  const needsY = type !== "histogram" && summary !== "count";
   const groups = new Map();
   for (const r of rows) {
     const px = x(r), py = y(r);
-    if (!shown(px) || (needsY && !shown(py))) continue;
+    if (!shown(px) || (drawsY && !shown(py))) continue;
     const key = label(series(r));
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push([label(px), py]);
@@ -108,7 +112,7 @@ def filter_function(query: FilterQuery) -> str:
     helpers = f"\n  {_LAST_STEP}" if _uses_last_step(query.selections) else ""
     kept = "\n    || ".join(parts)
     return (
-        f"function (trial, study) {{\n  // {_comment(query.text)}{helpers}\n  return {kept};\n}}"
+        f"function (trial, study) {{\n  // {QUERY_MARK}{query.text}{helpers}\n  return {kept};\n}}"
     )
 
 
@@ -138,8 +142,9 @@ def chart_function(query: ChartQuery) -> str:
     helpers = f"  {_LAST_STEP}\n" if uses_last else ""
     return (
         "function (study) {\n"
-        f"  // {_comment(query.text)}\n"
+        f"  // {QUERY_MARK}{query.text}\n"
         f"  const type = {json.dumps(query.type)}, summary = {json.dumps(query.summary)};\n"
+        f"  const drawsY = {json.dumps(query.draws_y)};\n"
         f"{helpers}"
         "  const rows = [];\n"
         f"{gather}"
@@ -172,7 +177,7 @@ def _all_of(conditions: tuple[Condition, ...], name: str) -> str:
 
 def _test(condition: Condition, name: str) -> str:
     a = _access(condition.field, name)
-    value = _literal(condition.value)
+    value = json.dumps(condition.value)
     # A parameter test speaks of the trials that have the parameter.
     present = f"{a} !== undefined && " if condition.field.kind == "param" else ""
     op = condition.op
@@ -181,7 +186,7 @@ def _test(condition: Condition, name: str) -> str:
     if op == "!=":
         return f"({present}{a} !== {value})"
     if op == "between":
-        low, high = (_literal(v) for v in condition.value)
+        low, high = (json.dumps(v) for v in condition.value)
         return f"({a} >= {low} && {a} <= {high})"
     if op == "in":
         return f"{value}.includes({a})"
@@ -212,12 +217,10 @@ def _access(field: Field | None, trial: str, row: str | None = None) -> str:
     raise ValueError(f"{field.name} cannot be read here")
 
 
-def _literal(value: Any) -> str:
-    return json.dumps(value)
-
-
-def _comment(text: str) -> str:
-    return "The model's query: " + text.replace("*/", "* /").replace("\n", " ")
+def query_of(function: str) -> str | None:
+    """The model's query a function was written from, or None if the model wrote it."""
+    found = _QUERY_LINE.search(function)
+    return found.group("query") if found else None
 
 
 def _uses_last_step(selections: tuple[Selection, ...]) -> bool:
