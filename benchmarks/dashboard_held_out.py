@@ -989,6 +989,93 @@ CHARTS_TENTH: tuple[HeldOutChart, ...] = (
 )
 
 
+# An eleventh set, written on 2026-12-07 (third session) before a query's conditions were
+# checked against what its request names (fields, choices, numbers, comparisons, rankings), to
+# measure that check on requests it was not designed on.
+FILTERS_ELEVENTH: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "complete trials with entropy and no bootstrap",
+        _each(
+            lambda t: (
+                _value(t) is not None
+                and t.params["criterion"] == "entropy"
+                and t.params["bootstrap"] is False
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the 3 best trials with max_depth over 15",
+        lambda trials: _best([t for t in trials if _param(t, "max_depth") > 15], 3),
+    ),
+    HeldOutFilter(
+        "trials that used 100 or more estimators and log2",
+        _each(lambda t: _param(t, "n_estimators") >= 100 and _param(t, "max_features") == "log2"),
+    ),
+    HeldOutFilter(
+        "pruned trials plus trials with min_samples_leaf of 10",
+        _each(lambda t: t.state == TrialState.PRUNED or _param(t, "min_samples_leaf") == 10),
+    ),
+    HeldOutFilter("the lowest-accuracy trial", lambda trials: _worst(trials, 1)),
+    HeldOutFilter(
+        "trials 20 to 29 using gini",
+        _each(lambda t: 20 <= t.number <= 29 and _param(t, "criterion") == "gini"),
+    ),
+    HeldOutFilter(
+        "complete trials with accuracy above 0.9 and max_depth below 10",
+        _each(lambda t: _above(t, 0.9) and t.params["max_depth"] < 10),
+    ),
+    HeldOutFilter(
+        "trials where max_depth is between 5 and 15",
+        _each(lambda t: 5 <= _param(t, "max_depth") <= 15),
+    ),
+    HeldOutFilter(
+        "failed trials, and complete trials with fewer than 45 estimators",
+        _each(
+            lambda t: (
+                t.state == TrialState.FAIL
+                or (_value(t) is not None and t.params["n_estimators"] < 45)
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the 2 most recent complete trials that used entropy",
+        lambda trials: _latest([t for t in trials if _param(t, "criterion") == "entropy"], 2),
+    ),
+)
+
+CHARTS_ELEVENTH: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Scatter of max_depth against n_estimators for complete trials",
+        lambda trials: _either_axes(
+            [(t.params["max_depth"], t.params["n_estimators"]) for t in _complete(trials)]
+        ),
+    ),
+    HeldOutChart(
+        "Box plot of max_depth for each bootstrap value",
+        lambda trials: _groups(_by_param(trials, "bootstrap", "max_depth")),
+    ),
+    HeldOutChart(
+        "Bar chart of the mean n_estimators per criterion",
+        lambda trials: _some_trace_or_all(
+            [
+                (k, sum(vs) / len(vs))
+                for k, vs in _by_param(trials, "criterion", "n_estimators").items()
+            ]
+        ),
+    ),
+    HeldOutChart(
+        "Pie chart of how many trials used each criterion",
+        lambda trials: _counts(Counter(t.params["criterion"] for t in trials if t.params)),
+    ),
+    HeldOutChart(
+        "Histogram of accuracy for trials with bootstrap on",
+        lambda trials: _histogram(
+            [t.value for t in _complete(trials) if t.params["bootstrap"] is True]
+        ),
+    ),
+)
+
+
 # Every set by name, in the order they were written: its filters and its charts.
 SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "first": (FILTERS, CHARTS),
@@ -1001,4 +1088,5 @@ SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "eighth": (FILTERS_EIGHTH, CHARTS_EIGHTH),
     "ninth": (FILTERS_NINTH, CHARTS_NINTH),
     "tenth": (FILTERS_TENTH, CHARTS_TENTH),
+    "eleventh": (FILTERS_ELEVENTH, CHARTS_ELEVENTH),
 }
