@@ -61,6 +61,8 @@ from optuna_llm._chat import ChatRequest
 from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard import query
 from optuna_llm._dashboard import translate
+from optuna_llm._dashboard.agreement import chart_disagreement
+from optuna_llm._dashboard.agreement import filter_disagreement
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.intent import chart_problem
 from optuna_llm._dashboard.intent import filter_intent
@@ -311,11 +313,20 @@ class DashboardLLM:
         try:
             if chart:
                 drawn = query.read_chart(answer, known)
-                problem = chart_problem(request.query, drawn)
+                problem = chart_disagreement(request.query, drawn, known) or chart_problem(
+                    request.query, drawn
+                )
                 return _Answer(drawn.text, translate.chart_function(drawn), problem)
             kept = query.read_filter(answer, known)
+            problem = filter_disagreement(
+                request.query,
+                kept,
+                known,
+                count=filter_intent(request.query).count,
+                direction=_direction(details),
+            )
             function = translate.filter_function(kept)
-            return _Answer(kept.text, function, selections=kept.selections)
+            return _Answer(kept.text, function, problem, selections=kept.selections)
         except query.QueryError as problem:
             return _Answer(answer, None, str(problem))
 
@@ -494,6 +505,13 @@ def run_dashboard(
         print("Hit Ctrl-C to quit.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.wait()
+
+
+def _direction(details: list[dict[str, Any]]) -> str | None:
+    """The objective's direction where every study checked on has the same single one."""
+    directions = {tuple(d.get("directions", ())) for d in details}
+    only = next(iter(directions)) if len(directions) == 1 else ()
+    return str(only[0]) if len(only) == 1 else None
 
 
 def _failing(kind: str, problem: str) -> str:

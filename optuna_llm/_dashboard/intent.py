@@ -218,7 +218,7 @@ def _too_many(count: int, kept: int, total: int, query: bool) -> str:
     trials = "trial" if count == 1 else "trials"
     said = f"the request asks for {count} {trials}, but it keeps {kept} of the study's {total}. "
     if query:
-        return said + _take(count)
+        return said + take_hint(count)
     return said + (
         f"For the {count} best or worst of all complete trials, test trial.rank <= {count} or "
         f"trial.rank_from_worst <= {count}; otherwise rank the trials the request names and "
@@ -231,7 +231,7 @@ def _too_many(count: int, kept: int, total: int, query: bool) -> str:
 def _too_few(count: int, kept: int, query: bool) -> str:
     said = f"the request asks for {count} trials, but it keeps {kept}. "
     if query:
-        return said + _take(count) + f" Unless fewer than {count} trials fit the request."
+        return said + take_hint(count) + f" Unless fewer than {count} trials fit the request."
     return said + (
         f"Keep the first {count} of "
         f"the ranked trials (trial.rank <= {count}, trial.rank_from_worst <= {count}, or "
@@ -239,7 +239,8 @@ def _too_few(count: int, kept: int, query: bool) -> str:
     )
 
 
-def _take(count: int) -> str:
+def take_hint(count: int) -> str:
+    """How a query keeps ``count`` trials, in words for the model."""
     return (
         f'Keep them with "take": "best", "worst", "first" or "last", as the request ranks '
         f'them, and "count": {count}.'
