@@ -1076,6 +1076,102 @@ CHARTS_ELEVENTH: tuple[HeldOutChart, ...] = (
 )
 
 
+# A twelfth set, written on 2026-12-07 (third session) after the eleventh showed the model
+# answering a sent-back query with the same query, and before the problems it is sent back
+# with proposed the condition or the query to use, to measure that.
+FILTERS_TWELFTH: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "complete trials with bootstrap off and log2",
+        _each(
+            lambda t: (
+                _value(t) is not None
+                and t.params["bootstrap"] is False
+                and t.params["max_features"] == "log2"
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the 2 worst trials with more than 100 estimators",
+        lambda trials: _worst([t for t in trials if _param(t, "n_estimators") > 100], 2),
+    ),
+    HeldOutFilter(
+        "trials numbered 30 to 35 using sqrt",
+        _each(lambda t: 30 <= t.number <= 35 and _param(t, "max_features") == "sqrt"),
+    ),
+    HeldOutFilter(
+        "trials with max_depth of 2 or 3",
+        _each(lambda t: _param(t, "max_depth") in (2, 3)),
+    ),
+    HeldOutFilter(
+        "failed trials plus complete trials with max_depth over 28",
+        _each(
+            lambda t: (
+                t.state == TrialState.FAIL
+                or (_value(t) is not None and t.params["max_depth"] > 28)
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the highest-accuracy trial that used entropy",
+        lambda trials: _best([t for t in trials if _param(t, "criterion") == "entropy"], 1),
+    ),
+    HeldOutFilter(
+        "pruned trials with max_depth below 3",
+        _each(lambda t: t.state == TrialState.PRUNED and _param(t, "max_depth") < 3),
+    ),
+    HeldOutFilter(
+        "complete trials with min_samples_leaf under 3 and bootstrap",
+        _each(
+            lambda t: (
+                _value(t) is not None
+                and t.params["min_samples_leaf"] < 3
+                and t.params["bootstrap"] is True
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the 3 most recent trials using log_loss",
+        lambda trials: _latest([t for t in trials if _param(t, "criterion") == "log_loss"], 3),
+    ),
+    HeldOutFilter(
+        "trials with accuracy below 0.88",
+        _each(lambda t: _value(t) is not None and t.value < 0.88),  # type: ignore[operator]
+    ),
+)
+
+CHARTS_TWELFTH: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Scatter of min_samples_leaf against n_estimators",
+        lambda trials: _either_axes(
+            [(t.params["min_samples_leaf"], t.params["n_estimators"]) for t in trials if t.params]
+        ),
+    ),
+    HeldOutChart(
+        "Bar chart of the mean max_depth for each max_features choice",
+        lambda trials: _some_trace_or_all(
+            [
+                (k, sum(vs) / len(vs))
+                for k, vs in _by_param(trials, "max_features", "max_depth").items()
+            ]
+        ),
+    ),
+    HeldOutChart(
+        "Histogram of n_estimators for gini trials",
+        lambda trials: _histogram(
+            [t.params["n_estimators"] for t in trials if _param(t, "criterion") == "gini"]
+        ),
+    ),
+    HeldOutChart(
+        "Pie chart of trials per min_samples_leaf",
+        lambda trials: _counts(Counter(t.params["min_samples_leaf"] for t in trials if t.params)),
+    ),
+    HeldOutChart(
+        "Box plot of accuracy for each bootstrap value, complete trials only",
+        lambda trials: _groups(_grouped(trials, "bootstrap")),
+    ),
+)
+
+
 # Every set by name, in the order they were written: its filters and its charts.
 SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "first": (FILTERS, CHARTS),
@@ -1089,4 +1185,5 @@ SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "ninth": (FILTERS_NINTH, CHARTS_NINTH),
     "tenth": (FILTERS_TENTH, CHARTS_TENTH),
     "eleventh": (FILTERS_ELEVENTH, CHARTS_ELEVENTH),
+    "twelfth": (FILTERS_TWELFTH, CHARTS_TWELFTH),
 }
