@@ -348,3 +348,97 @@ def test_the_provider_records_the_disagreement_as_the_answers_problem(demo_stora
     failed, passed = provider.attempts
     assert failed.problem is not None and 'no condition tests "params.booster"' in failed.problem
     assert passed.problem is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "answer", "proposal"),
+    [
+        (
+            "complete trials with entropy and no bootstrap",
+            _select((_where(COMPLETE, ("criterion", "==", "entropy")), "all", 0)),
+            '{"field": "params.bootstrap", "op": "==", "value": false}',
+        ),
+        (
+            "trials that did not use sqrt",
+            _select(([], "all", 0)),
+            '{"field": "params.max_features", "op": "!=", "value": "sqrt"}',
+        ),
+        (
+            "the 2 worst trials with more than 100 estimators",
+            _select(([], "worst", 2)),
+            '{"field": "params.n_estimators", "op": ">", "value": 100}',
+        ),
+        (
+            "trials with 100 or more estimators",
+            _select(([], "all", 0)),
+            '{"field": "params.n_estimators", "op": ">=", "value": 100}',
+        ),
+        (
+            "trials with max_depth between 5 and 15",
+            _select(([], "all", 0)),
+            '{"field": "params.max_depth", "op": "between", "value": [5, 15]}',
+        ),
+        (
+            "trials with max_depth of 2 or 3",
+            _select(([], "all", 0)),
+            '{"field": "params.max_depth", "op": "in", "value": [2, 3]}',
+        ),
+        (
+            "min_samples_leaf of 1 or 2",
+            _select((_where(("min_samples_leaf", "==", 1)), "all", 0)),
+            '{"field": "params.min_samples_leaf", "op": "in", "value": [1, 2]}',
+        ),
+        (
+            "complete trials using log_loss",
+            _select(
+                (_where(COMPLETE), "all", 0), (_where(("criterion", "==", "log_loss")), "all", 0)
+            ),
+            '{"select": [{"where": [{"field": "state", "op": "==", "value": "Complete"}, '
+            '{"field": "params.criterion", "op": "==", "value": "log_loss"}], "take": "all", '
+            '"count": 0}]}',
+        ),
+        (
+            "failed trials or trials with accuracy above 0.92",
+            _select((_where(("state", "==", "Fail"), ("value", ">", 0.92)), "all", 0)),
+            '{"select": [{"where": [{"field": "state", "op": "==", "value": "Fail"}], "take": '
+            '"all", "count": 0}, {"where": [{"field": "value", "op": ">", "value": 0.92}], '
+            '"take": "all", "count": 0}]}',
+        ),
+    ],
+)
+def test_the_problem_proposes_the_condition_or_query_the_request_says(
+    request_text: str, answer: str, proposal: str
+) -> None:
+    said = _filter_problem(request_text, answer)
+    assert said is not None and proposal in said
+    # What it proposes is a query that says the request.
+    if proposal.startswith('{"select"'):
+        assert _filter_problem(request_text, proposal) is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "answer", "proposal"),
+    [
+        (
+            "Scatter of n_estimators against max_depth",
+            _chart("params.n_estimators"),
+            '"y": "params.max_depth"',
+        ),
+        ("Scatter of accuracy against max_depth", _chart("number"), '"x": "params.max_depth"'),
+        (
+            "Accuracy by trial number, one trace per bootstrap value",
+            _chart("number"),
+            '"series": "params.bootstrap"',
+        ),
+        (
+            "Histogram of n_estimators for gini trials",
+            _chart("params.n_estimators", type="histogram"),
+            '{"field": "params.criterion", "op": "==", "value": "gini"}',
+        ),
+    ],
+)
+def test_a_chart_problem_proposes_where_the_named_field_goes(
+    request_text: str, answer: str, proposal: str
+) -> None:
+    said = _chart_problem(request_text, answer)
+    assert said is not None and proposal in said

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
+import json
 import math
 import re
 from typing import Any
@@ -150,7 +152,7 @@ def filter_disagreement(
         _never_kept(selections),
         _every_choice(c for s in selections for c in s.where),
         _split(text, selections),
-        _untested(text, known, [c.field for s in selections for c in s.where], chart=False),
+        _untested(text, known, [c.field for s in selections for c in s.where]),
         _unnamed_count(text, selections, count),
         _unused_number(text, selections, count),
         _bound_turned(text, [c for s in selections for c in s.where]),
@@ -170,9 +172,19 @@ def chart_disagreement(request: str, chart: ChartQuery, known: Mapping[str, Fiel
             '"value" is a trial\'s final value, one per trial; the value reported at each step '
             f'is "{STEP_VALUE}". Draw "step" against "{STEP_VALUE}".'
         )
-    drawn = [chart.x, chart.y if chart.draws_y else None, chart.series]
-    used = [f for f in drawn if f is not None] + [c.field for c in chart.where]
-    return _every_choice(chart.where) or _untested(text, known, used, chart=True)
+    return _every_choice(chart.where) or _undrawn(text, known, chart)
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A field a request names: where, by which words, and by which choice if by one."""
+
+    field: Field
+    start: int
+    end: int
+    words: str
+    choice: Any = None
+    by_choice: bool = False
 
 
 def named_fields(request: str, known: Mapping[str, Field]) -> list[tuple[Field, str]]:
@@ -180,37 +192,44 @@ def named_fields(request: str, known: Mapping[str, Field]) -> list[tuple[Field, 
     a parameter by its name (with spaces for underscores, or without an ``n_``/``num_``
     prefix: "estimators" for ``n_estimators``) or by a choice no other parameter has
     ("entropy"), a user attribute by its key."""
-    text = _words(request)
-    named: dict[str, tuple[Field, str]] = {}
-    owners: dict[str, list[Field]] = {}
+    return [(n.field, n.words) for n in _naming(_words(request), known)]
+
+
+def _naming(text: str, known: Mapping[str, Field]) -> list[_Named]:
+    named: dict[str, _Named] = {}
+    owners: dict[str, list[tuple[Field, Any]]] = {}
     for field in known.values():
         if field.kind == "user_attr":
             key = str(field.key).lower()
             if len(key) >= 3 and (found := _whole(key, text)):
-                named[field.name] = (field, found)
+                named[field.name] = _Named(field, found.start(), found.end(), found.group())
         if field.kind != "param":
             continue
         for words in _spellings(str(field.key)):
             if found := _whole(words, text):
-                named[field.name] = (field, found)
+                named[field.name] = _Named(field, found.start(), found.end(), found.group())
                 break
         for choice in field.choices or ():
             label = choice.lower() if isinstance(choice, str) else ""
             if len(label) >= 3 and label not in _PLAIN_WORDS and not _NUMERAL.fullmatch(label):
-                owners.setdefault(label, []).append(field)
+                owners.setdefault(label, []).append((field, choice))
     for label, fields in owners.items():
-        if len(fields) == 1 and fields[0].name not in named and (found := _whole(label, text)):
-            named[fields[0].name] = (fields[0], found)
-    return list(named.values())
+        if len(fields) != 1 or fields[0][0].name in named:
+            continue
+        field, choice = fields[0]
+        if found := _whole(label, text):
+            named[field.name] = _Named(
+                field, found.start(), found.end(), found.group(), choice, by_choice=True
+            )
+    return sorted(named.values(), key=lambda n: n.start)
 
 
 def _words(request: str) -> str:
     return " ".join(request.lower().split())
 
 
-def _whole(words: str, text: str) -> str | None:
-    found = re.search(rf"(?<![\w.:]){re.escape(words)}(?![\w:])", text)
-    return found.group() if found else None
+def _whole(words: str, text: str) -> re.Match[str] | None:
+    return re.search(rf"(?<![\w.:]){re.escape(words)}(?![\w:])", text)
 
 
 def _spellings(name: str) -> Iterator[str]:
@@ -242,10 +261,19 @@ def _never_kept(selections: Sequence[Selection]) -> str | None:
         )
         if valued and "Complete" not in states:
             named = " or ".join(f'"{s}"' for s in sorted(states)) or "no"
+            stated = [c for c in selection.where if c.field.kind == "state"]
+            rest = [c for c in selection.where if c.field.kind != "state"]
+            apart = {
+                "select": [
+                    _selection_json(stated, "all", 0),
+                    _selection_json(rest, selection.take, selection.count),
+                ]
+            }
             return (
                 f"a selection of {named} trials that tests or ranks the value keeps no trial: "
                 'only "Complete" trials have a value. For trials of one kind or the other, '
-                'use a selection for each ("select" keeps a trial found by any of them).'
+                'use a selection for each ("select" keeps a trial found by any of them): '
+                f"{_json(apart)}"
             )
     return None
 
@@ -270,30 +298,128 @@ def _every_choice(conditions: Iterator[Condition] | Sequence[Condition]) -> str 
 def _split(text: str, selections: Sequence[Selection]) -> str | None:
     if len(selections) < 2 or _UNION.search(text):
         return None
+    where = list(dict.fromkeys(c for s in selections for c in s.where))
+    ranked = [s for s in selections if s.take != "all"]
+    take, count = (ranked[0].take, ranked[0].count) if len(ranked) == 1 else ("all", 0)
+    joined = {"select": [_selection_json(where, take, count)]}
     return (
         f"the query has {len(selections)} selections, and a trial in any one of them is kept, "
         "but the request asks for trials that meet all of its conditions at once: put every "
-        'condition in the "where" of one selection.'
+        f'condition in the "where" of one selection: {_json(joined)}'
     )
 
 
-def _untested(
-    text: str, known: Mapping[str, Field], used: Sequence[Field], *, chart: bool
-) -> str | None:
+def _untested(text: str, known: Mapping[str, Field], used: Sequence[Field]) -> str | None:
     names = {f.name for f in used}
-    for field, words in named_fields(text, known):
-        if field.name in names:
+    for named in _naming(text, known):
+        if named.field.name in names:
             continue
-        if chart:
-            return (
-                f'the request names "{words}", but the chart neither draws "{field.name}" '
-                '("x", "y" or "series") nor tests it in "where": use it as the request says.'
-            )
+        condition = _proposed_condition(text, named)
+        what = f"add {_json(condition)}" if condition else "add a condition on it"
         return (
-            f'the request names "{words}", but no condition tests "{field.name}": add one to '
-            'the "where" of the selection it belongs to.'
+            f'the request names "{named.words}", but no condition tests "{named.field.name}": '
+            f'{what} to the "where" of the selection it belongs to.'
         )
     return None
+
+
+def _undrawn(text: str, known: Mapping[str, Field], chart: ChartQuery) -> str | None:
+    drawn = [chart.x, chart.y if chart.draws_y else None, chart.series]
+    names = {f.name for f in drawn if f is not None} | {c.field.name for c in chart.where}
+    naming = _naming(text, known)
+    asked = {n.field.name for n in naming}
+    for named in naming:
+        if named.field.name in names:
+            continue
+        name = named.field.name
+        if named.by_choice:
+            what = f'add {_json(_proposed_condition(text, named))} to "where"'
+        elif _TRACES_BEFORE.search(text[: named.start]):
+            what = f'draw a trace for each of its values: "series": "{name}"'
+        elif chart.x.name in asked and (chart.y is None or chart.y.name not in asked):
+            what = f'draw it as "y": "{name}"' + (
+                ' with "summary": "each" or a summary of it' if chart.summary == "count" else ""
+            )
+        elif chart.y is not None and (chart.y.name in asked or chart.y.kind in _VALUED):
+            what = f'draw it as "x": "{name}"'
+        else:
+            what = f'draw it as "x" or "y": "{name}"'
+        return (
+            f'the request names "{named.words}", but the chart neither draws "{name}" ("x", '
+            f'"y" or "series") nor tests it in "where": {what}.'
+        )
+    return None
+
+
+_TRACES_BEFORE = re.compile(
+    r"\b(?:traces?|lines?|series|colou?rs?|colou?red)\s+(?:per|for each|by|for)\s+(?:\w+\s+)?$"
+)
+_NEGATED_BEFORE = re.compile(
+    r"\b(?:no|without|non|not|never)\b[-\s]+(?:\w+\s+)?$|n't\s+(?:\w+\s+)?$"
+)
+_OFF_AFTER = re.compile(r"^[-\s]*(?:off|disabled|false|no|turned off)\b")
+_EQUAL_AFTER = re.compile(
+    r"^\s*(?:of|is|equal to|equals|=|==|set to)?\s*"
+    + _NUMBER
+    + r"(?:\s*(?:,|or)\s*(?P<m>\d+(?:\.\d+)?))?(?![\d.])"
+)
+_BETWEEN_AFTER = re.compile(
+    r"^\s*(?:is\s+|of\s+)?between\s+(?P<a>-?\d+(?:\.\d+)?)\s+and\s+(?P<b>-?\d+(?:\.\d+)?)"
+)
+# How far from a parameter's name a bound may be and still be its own ("n_estimators above
+# 100", "100 or more estimators").
+_NEAR = 24
+
+
+def _proposed_condition(text: str, named: _Named) -> dict[str, Any] | None:
+    """The condition the words around a named field say, where they say it plainly."""
+    field, before, after = named.field, text[: named.start], text[named.end :]
+    negated = _NEGATED_BEFORE.search(before) is not None
+    if named.by_choice:
+        return _condition(field, "!=" if negated else "==", named.choice)
+    choices = field.choices or ()
+    if choices and all(isinstance(c, bool) for c in choices):
+        return _condition(field, "==", not (negated or _OFF_AFTER.search(after)))
+    if not field.numeric:
+        return None
+    if found := _BETWEEN_AFTER.search(after):
+        low, high = sorted((_numeral(found.group("a")), _numeral(found.group("b"))))
+        return _condition(field, "between", [low, high])
+    nearby = [
+        b
+        for b in _bounds(text)
+        if 0 <= b.start - named.end <= _NEAR or 0 <= named.start - b.end <= _NEAR
+    ]
+    if nearby:
+        bound = min(nearby, key=lambda b: min(abs(b.start - named.end), abs(named.start - b.end)))
+        return _condition(field, bound.op, _numeral(str(bound.number)))
+    if found := _EQUAL_AFTER.search(after):
+        first = _numeral(found.group("n"))
+        if found.group("m"):
+            return _condition(field, "in", [first, _numeral(found.group("m"))])
+        return _condition(field, "==", first)
+    return None
+
+
+def _condition(field: Field, op: str, value: Any) -> dict[str, Any]:
+    return {"field": field.name, "op": op, "value": value}
+
+
+def _numeral(text: str) -> int | float:
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(", ", ": "))
+
+
+def _selection_json(where: Sequence[Condition], take: str, count: int) -> dict[str, Any]:
+    return {
+        "where": [_condition(c.field, c.op, c.value) for c in where],
+        "take": take,
+        "count": count,
+    }
 
 
 def _used_numbers(selections: Sequence[Selection]) -> list[float]:
@@ -324,11 +450,33 @@ def _unused_number(text: str, selections: Sequence[Selection], count: int | None
                 f"the request asks for {count} trials, but no selection keeps a number of "
                 f"them. {take_hint(int(number))}"
             )
+        listed = _listed_with(text, found, selections)
+        what = (
+            f"use {_json(listed)}"
+            if listed
+            else "add the condition it belongs to (several values of one field: "
+            '"op": "in", "value": [...])'
+        )
         return (
             f'the request names {found.group()} ("{_around(text, found)}"), but the query '
-            "uses no such value: add the condition it belongs to (several values of one "
-            'field: "op": "in", "value": [...]).'
+            f"uses no such value: {what}."
         )
+    return None
+
+
+def _listed_with(
+    text: str, found: re.Match[str], selections: Sequence[Selection]
+) -> dict[str, Any] | None:
+    """For "1 or 2" where a condition tests 1 alone: that condition with both values."""
+    around = re.compile(_NUMBER + r"\s*(?:,|or|, or)\s*$")
+    before = around.search(text[: found.start()])
+    if before is None:
+        return None
+    other = float(before.group("n"))
+    for s in selections:
+        for c in s.where:
+            if c.op == "==" and _close(c.value, other):
+                return _condition(c.field, "in", [c.value, _numeral(found.group("n"))])
     return None
 
 
@@ -361,25 +509,39 @@ def _unnamed_count(text: str, selections: Sequence[Selection], count: int | None
     return None
 
 
-def _bounds(text: str) -> Iterator[tuple[str, float, str]]:
-    """Each bound the request names: its words, its number and the comparison it means."""
+@dataclass(frozen=True)
+class _Bound:
+    start: int
+    end: int
+    words: str
+    number: float
+    op: str
+
+
+def _bounds(text: str) -> list[_Bound]:
+    """Each bound the request names: where, its words, its number and the comparison."""
+    bounds = []
     for found in _BOUND_BEFORE.finditer(text):
         number = float(found.group("n")) / (100 if found.group("percent") else 1)
-        yield found.group(), number, _BOUND_OPS[found.group("word")]
+        op = _BOUND_OPS[found.group("word")]
+        bounds.append(_Bound(found.start(), found.end(), found.group(), number, op))
     for found in _BOUND_AFTER.finditer(text):
         number = float(found.group("n")) / (100 if found.group("percent") else 1)
-        yield found.group(), number, _AFTER_OPS[found.group("word")]
+        op = _AFTER_OPS[found.group("word")]
+        bounds.append(_Bound(found.start(), found.end(), found.group(), number, op))
+    return bounds
 
 
 def _bound_turned(text: str, conditions: Sequence[Condition]) -> str | None:
     compared = [c for c in conditions if c.op in ("<", "<=", ">", ">=")]
-    for words, number, op in _bounds(text):
-        tested = [c for c in compared if _close(c.value, number)]
-        if tested and not any(c.op == op for c in tested):
+    for bound in _bounds(text):
+        tested = [c for c in compared if _close(c.value, bound.number)]
+        if tested and not any(c.op == bound.op for c in tested):
             c = tested[0]
             return (
-                f'the request says "{words}", which is "{op}" {_shown(c.value)}, but the query '
-                f'tests "{c.field.name}" "{c.op}" {_shown(c.value)}: use "op": "{op}".'
+                f'the request says "{bound.words}", which is "{bound.op}" {_shown(c.value)}, but '
+                f'the query tests "{c.field.name}" "{c.op}" {_shown(c.value)}: use '
+                f"{_json(_condition(c.field, bound.op, c.value))}."
             )
     return None
 
