@@ -319,11 +319,7 @@ class DashboardLLM:
                 return _Answer(drawn.text, translate.chart_function(drawn), problem)
             kept = query.read_filter(answer, known)
             problem = filter_disagreement(
-                request.query,
-                kept,
-                known,
-                count=filter_intent(request.query).count,
-                direction=_direction(details),
+                request.query, kept, known, direction=_direction(details)
             )
             function = translate.filter_function(kept)
             return _Answer(kept.text, function, problem, selections=kept.selections)

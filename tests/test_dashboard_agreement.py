@@ -21,7 +21,6 @@ from optuna_llm._dashboard import query
 from optuna_llm._dashboard.agreement import chart_disagreement
 from optuna_llm._dashboard.agreement import filter_disagreement
 from optuna_llm._dashboard.agreement import named_fields
-from optuna_llm._dashboard.intent import filter_intent
 from optuna_llm._dashboard.query import Field
 from optuna_llm._dashboard.translate import query_of
 from optuna_llm._dashboard.view import unwrap
@@ -64,8 +63,7 @@ def _select(*selections: tuple[list[dict[str, Any]], str, int]) -> str:
 
 def _filter_problem(request: str, answer: str, direction: str | None = "maximize") -> str | None:
     kept = query.read_filter(answer, KNOWN)
-    count = filter_intent(request).count
-    return filter_disagreement(request, kept, KNOWN, count=count, direction=direction)
+    return filter_disagreement(request, kept, KNOWN, direction=direction)
 
 
 def _chart(x: str, y: str = "value", summary: str = "each", **more: Any) -> str:
@@ -176,6 +174,25 @@ FILTERS: list[tuple[str, str, str, str]] = [
         _select((_where(("max_depth", ">", 15)), "best", 5)),
         'names 3 trials, but a selection keeps the best 5: use "count": 3',
         _select((_where(("max_depth", ">", 15)), "best", 3)),
+    ),
+    (
+        "failed trials, and complete trials with fewer than 45 estimators",
+        _select(
+            (_where(("state", "==", "Fail")), "all", 0),
+            (_where(("n_estimators", "<", 45)), "all", 0),
+        ),
+        'the request names "Complete" trials, but no selection keeps only those: add '
+        '{"field": "state", "op": "==", "value": "Complete"}',
+        _select(
+            (_where(("state", "==", "Fail")), "all", 0),
+            (_where(("n_estimators", "<", 45), COMPLETE), "all", 0),
+        ),
+    ),
+    (
+        "complete trials that used 50 estimators or fewer",
+        _select((_where(COMPLETE), "all", 0), (_where(("n_estimators", "<=", 50)), "all", 0)),
+        "the query has 2 selections",
+        _select((_where(COMPLETE, ("n_estimators", "<=", 50)), "all", 0)),
     ),
 ]
 

@@ -220,3 +220,36 @@ def test_a_chart_query_for_the_trials_of_a_state_must_test_the_state() -> None:
     assert chart_problem("Histogram of x for trials that did not fail", _chart([])) is None
     several = chart_problem("x of pruned and failed trials", _chart([]))
     assert several is not None and '"op": "in", "value": ["Fail", "Pruned"]' in several
+
+
+def test_a_union_joined_by_the_request_keeps_its_stateless_group_of_any_state() -> None:
+    known = _fields(["params.x"])
+    union = query.read_filter(
+        json.dumps(
+            {
+                "select": [
+                    {
+                        "where": [{"field": "state", "op": "==", "value": "Pruned"}],
+                        "take": "all",
+                        "count": 0,
+                    },
+                    {
+                        "where": [{"field": "params.x", "op": "==", "value": 10}],
+                        "take": "all",
+                        "count": 0,
+                    },
+                ]
+            }
+        ),
+        known,
+    )
+    joined = filter_intent("pruned trials plus trials with x of 10")
+    assert joined.joins and joined.states == frozenset({"Pruned"})
+    assert within_query(joined, union.selections).states == frozenset()
+    # The same selections for a request that joins nothing are still checked for its states.
+    alone = filter_intent("pruned trials with x of 10")
+    assert not alone.joins
+    assert within_query(alone, union.selections).states == frozenset({"Pruned"})
+    # "or more" bounds a number; "below 5 or above 35" joins two groups.
+    assert not filter_intent("trials with 50 estimators or fewer").joins
+    assert filter_intent("trials numbered below 5 or above 35").joins

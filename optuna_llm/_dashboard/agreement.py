@@ -30,6 +30,7 @@ do about it. Pure functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -39,8 +40,9 @@ import math
 import re
 from typing import Any
 
+from optuna_llm._dashboard.intent import filter_intent
+from optuna_llm._dashboard.intent import states_of
 from optuna_llm._dashboard.intent import take_hint
-from optuna_llm._dashboard.query import STATES
 from optuna_llm._dashboard.query import STEP_VALUE
 from optuna_llm._dashboard.query import ChartQuery
 from optuna_llm._dashboard.query import Condition
@@ -106,13 +108,6 @@ _AFTER_OPS = {
     "or under": "<=",
 }
 
-# Words that join groups of trials, so that several selections may be meant.
-_UNION = re.compile(
-    r"\b(?:or|plus|together with|as well as|along with|also|in addition to)\b|"
-    r"\band\s+(?:the|all|any)\s+(?:\d+\s+|\w+\s+)?(?:best|worst|top|bottom|first|last|latest|"
-    r"most recent|highest|lowest)\b|"
-    r"\band\s+(?:(?:complete|completed|pruned|failed|running|waiting)\s+)?trials?\b"
-)
 _RANK_WORDS = (
     (re.compile(r"\b(?:best|top)\b"), "best"),
     (re.compile(r"\b(?:worst|bottom)\b"), "worst"),
@@ -134,33 +129,29 @@ _PLAIN_WORDS = frozenset(
 
 
 def filter_disagreement(
-    request: str,
-    kept: FilterQuery,
-    known: Mapping[str, Field],
-    *,
-    count: int | None = None,
-    direction: str | None = None,
+    request: str, kept: FilterQuery, known: Mapping[str, Field], *, direction: str | None = None
 ) -> str | None:
     """What the filter query ``kept`` leaves out of ``request`` or turns around, or None.
 
-    ``count`` is the number of trials the request names (see ``intent.py``), and ``direction``
-    the objective's ("maximize" or "minimize"; None if the studies have several or disagree).
+    ``direction`` is the objective's ("maximize" or "minimize"; None if the studies have
+    several or disagree).
     """
     text = _words(request)
+    intent = filter_intent(request)
     selections = kept.selections
-    for problem in (
-        _never_kept(selections),
-        _every_choice(c for s in selections for c in s.where),
-        _split(text, selections),
-        _untested(text, known, [c.field for s in selections for c in s.where]),
-        _unnamed_count(text, selections, count),
-        _unused_number(text, selections, count),
-        _bound_turned(text, [c for s in selections for c in s.where]),
-        _rank_turned(text, selections, count, direction),
-    ):
-        if problem is not None:
-            return problem
-    return None
+    conditions = [c for s in selections for c in s.where]
+    checks: tuple[Callable[[], str | None], ...] = (
+        lambda: _never_kept(selections),
+        lambda: _every_choice(conditions),
+        lambda: _split(intent.joins, selections),
+        lambda: _state_left_out(intent.states, kept),
+        lambda: _untested(text, known, [c.field for c in conditions]),
+        lambda: _unnamed_count(text, selections, intent.count),
+        lambda: _unused_number(text, selections, intent.count),
+        lambda: _bound_turned(text, conditions),
+        lambda: _rank_turned(text, selections, intent.count, direction),
+    )
+    return next((problem for check in checks if (problem := check()) is not None), None)
 
 
 def chart_disagreement(request: str, chart: ChartQuery, known: Mapping[str, Field]) -> str | None:
@@ -247,38 +238,53 @@ def _spellings(name: str) -> Iterator[str]:
 def _never_kept(selections: Sequence[Selection]) -> str | None:
     """A selection of trials of states that have no value, which tests or ranks the value."""
     for selection in selections:
-        states = set(STATES)
-        for c in selection.where:
-            if c.field.kind != "state":
-                continue
-            values = set(c.value) if isinstance(c.value, list) else {c.value}
-            if c.op in ("==", "in"):
-                states &= values
-            elif c.op in ("!=", "not in"):
-                states -= values
-        valued = selection.take in ("best", "worst") or any(
-            c.field.kind in _VALUED for c in selection.where
+        if states_of(selection) != frozenset():
+            continue
+        stated = [c for c in selection.where if c.field.kind == "state"]
+        rest = [c for c in selection.where if c.field.kind != "state"]
+        allowed = states_of(Selection(tuple(stated), "all", 0)) or ()
+        named = " or ".join(f'"{state}"' for state in sorted(allowed)) or "no"
+        apart = {
+            "select": [
+                _selection_json(stated, "all", 0),
+                _selection_json(rest, selection.take, selection.count),
+            ]
+        }
+        return (
+            f"a selection of {named} trials that tests or ranks the value keeps no trial: "
+            'only "Complete" trials have a value. For trials of one kind or the other, '
+            'use a selection for each ("select" keeps a trial found by any of them): '
+            f"{_json(apart)}"
         )
-        if valued and "Complete" not in states:
-            named = " or ".join(f'"{s}"' for s in sorted(states)) or "no"
-            stated = [c for c in selection.where if c.field.kind == "state"]
-            rest = [c for c in selection.where if c.field.kind != "state"]
-            apart = {
-                "select": [
-                    _selection_json(stated, "all", 0),
-                    _selection_json(rest, selection.take, selection.count),
-                ]
-            }
-            return (
-                f"a selection of {named} trials that tests or ranks the value keeps no trial: "
-                'only "Complete" trials have a value. For trials of one kind or the other, '
-                'use a selection for each ("select" keeps a trial found by any of them): '
-                f"{_json(apart)}"
-            )
     return None
 
 
-def _every_choice(conditions: Iterator[Condition] | Sequence[Condition]) -> str | None:
+def _state_left_out(states: frozenset[str], kept: FilterQuery) -> str | None:
+    """A state the request names that no selection keeps, where one selection alone names no
+    state and so can be the one it belongs to ("failed trials, and complete trials with fewer
+    than 45 estimators" as failed trials or trials with fewer than 45 estimators)."""
+    kept_states = [states_of(s) for s in kept.selections]
+    covered = frozenset().union(*(k for k in kept_states if k is not None))
+    bare = [i for i, k in enumerate(kept_states) if k is None]
+    missing = sorted(states - covered)
+    if not missing or len(bare) != 1:
+        return None
+    state = (
+        {"field": "state", "op": "==", "value": missing[0]}
+        if len(missing) == 1
+        else {"field": "state", "op": "in", "value": missing}
+    )
+    fixed = [_selection_json(s.where, s.take, s.count) for s in kept.selections]
+    fixed[bare[0]]["where"].append(state)
+    named = " or ".join(f'"{m}"' for m in missing)
+    return (
+        f"the request names {named} trials, but no selection keeps only those: add "
+        f'{_json(state)} to the "where" of the selection they belong to: '
+        f"{_json({'select': fixed})}"
+    )
+
+
+def _every_choice(conditions: Sequence[Condition]) -> str | None:
     for c in conditions:
         choices = c.field.choices
         if (
@@ -295,8 +301,8 @@ def _every_choice(conditions: Iterator[Condition] | Sequence[Condition]) -> str 
     return None
 
 
-def _split(text: str, selections: Sequence[Selection]) -> str | None:
-    if len(selections) < 2 or _UNION.search(text):
+def _split(joins: bool, selections: Sequence[Selection]) -> str | None:
+    if len(selections) < 2 or joins:
         return None
     where = list(dict.fromkeys(c for s in selections for c in s.where))
     ranked = [s for s in selections if s.take != "all"]

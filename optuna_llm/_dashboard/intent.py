@@ -28,6 +28,7 @@ import json
 import re
 
 from optuna_llm._dashboard.check import Listed
+from optuna_llm._dashboard.query import STATES
 from optuna_llm._dashboard.query import ChartQuery
 from optuna_llm._dashboard.query import Selection
 
@@ -45,6 +46,17 @@ _NEGATION = re.compile(
 )
 _ALL = re.compile(r"\b(?:all|every|each)\s+(?:the\s+)?(?:\w+\s+)?trials?\b")
 
+# Words that join groups of trials, so that several selections may be meant.
+_UNION = re.compile(
+    r"\b(?:or|plus|together with|as well as|along with|also|in addition to)\b|"
+    r"\band\s+(?:the|all|any)\s+(?:\d+\s+|\w+\s+)?(?:best|worst|top|bottom|first|last|latest|"
+    r"most recent|highest|lowest)\b|"
+    r"\band\s+(?:(?:complete|completed|pruned|failed|running|waiting)\s+)?trials?\b"
+)
+# "50 estimators or fewer" bounds a number; its "or" joins no groups of trials.
+_OR_BOUND = re.compile(
+    r"\bor (?:more|fewer|less|above|below|higher|lower|greater|over|under)\b(?!\s*[\d.])"
+)
 _NUMBER_WORDS = {
     "one": 1,
     "two": 2,
@@ -75,12 +87,14 @@ _COUNTS = (
 @dataclass(frozen=True)
 class FilterIntent:
     """What a filter request names: how many trials (None when it names no number), the only
-    states it wants (empty when it names none, or says what it does not want), and whether it
-    asks for all trials."""
+    states it wants (empty when it names none, or says what it does not want), whether it
+    asks for all trials, and whether it joins groups of trials ("pruned trials or ...",
+    "failed trials and the worst trial"), rather than only conditions."""
 
     count: int | None
     states: frozenset[str]
     wants_all: bool = False
+    joins: bool = False
 
 
 def filter_intent(query: str) -> FilterIntent:
@@ -89,7 +103,8 @@ def filter_intent(query: str) -> FilterIntent:
     states: frozenset[str] = frozenset()
     if not _NEGATION.search(text):
         states = frozenset(state for pattern, state in _STATE_WORDS if pattern.search(text))
-    return FilterIntent(_count(text), states, wants_all=bool(_ALL.search(text)))
+    joins = _UNION.search(_OR_BOUND.sub(" ", text)) is not None
+    return FilterIntent(_count(text), states, wants_all=bool(_ALL.search(text)), joins=joins)
 
 
 def within_query(intent: FilterIntent, selections: Sequence[Selection]) -> FilterIntent:
@@ -101,19 +116,50 @@ def within_query(intent: FilterIntent, selections: Sequence[Selection]) -> Filte
     value or test it, they keep complete trials by their own words, whatever states the
     request names for the others ("failed trials and the worst trial", "pruned trials or
     trials with accuracy above 0.9"); complete trials kept by a test of anything else are still
-    trials of a state the request does not name.
+    trials of a state the request does not name. Where the request joins groups of trials,
+    the selections keep every state it names, and one of them names no state, that one is a
+    group the request names with no state ("pruned trials plus trials with min_samples_leaf of
+    10"), and the states are not checked.
     """
     counted = intent.count is not None and any(
         s.take != "all" and s.count == intent.count for s in selections
     )
     states = intent.states
-    valued = any(
-        s.take in ("best", "worst") or any(c.field.kind in ("value", "values") for c in s.where)
-        for s in selections
-    )
-    if states and len(selections) > 1 and valued:
-        states = states | {"Complete"}
+    kept = [states_of(s) for s in selections]
+    if states and len(selections) > 1:
+        covered = frozenset().union(*(k for k in kept if k is not None))
+        if intent.joins and None in kept and states <= covered:
+            states = frozenset()
+        elif any(
+            k is not None and "Complete" in k and _valued(s)
+            for k, s in zip(kept, selections, strict=True)
+        ):
+            states = states | {"Complete"}
     return replace(intent, count=None if counted else intent.count, states=states)
+
+
+def states_of(selection: Selection) -> frozenset[str] | None:
+    """The states a selection keeps by its own words: those its conditions on the state allow,
+    and only "Complete" among them if it ranks or tests the value (the only trials with a
+    value); None if it says nothing of either, and keeps trials of any state."""
+    valued = _valued(selection)
+    stated = [c for c in selection.where if c.field.kind == "state"]
+    if not stated and not valued:
+        return None
+    states = set(STATES)
+    for c in stated:
+        values = set(c.value) if isinstance(c.value, list) else {c.value}
+        if c.op in ("==", "in"):
+            states &= values
+        elif c.op in ("!=", "not in"):
+            states -= values
+    return frozenset(states & {"Complete"} if valued else states)
+
+
+def _valued(selection: Selection) -> bool:
+    return selection.take in ("best", "worst") or any(
+        c.field.kind in ("value", "values") for c in selection.where
+    )
 
 
 def chart_problem(request: str, chart: ChartQuery) -> str | None:
