@@ -167,7 +167,10 @@ class DashboardLLM:
     study when the storage has none). A function that does not parse, throws, changes its
     input, reads a field no trial has, keeps more trials than the request names or trials of
     a state it does not name, or (for a chart) returns no data is sent back to the model with
-    the problem, and so is a query that cannot be used, up to ``attempts`` answers and
+    the problem, and so is a query that cannot be used, or that leaves out or turns around
+    what the request names (a parameter, a choice, a number, a bound, a ranking, a state, or
+    conditions it joins), with the fix where the request's words say it plainly; up to
+    ``attempts`` answers and
     ``check_seconds`` in all; then the last answer that runs goes to the dashboard, or the
     last one, or (when no answer was code) a function that throws the problem, so that the
     dashboard's own error says why. A chart's title is the

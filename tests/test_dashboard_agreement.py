@@ -109,7 +109,7 @@ FILTERS: list[tuple[str, str, str, str]] = [
     (
         "min_samples_leaf of 1 or 2, with sqrt max_features",
         _select((_where(("min_samples_leaf", "==", 1), ("max_features", "==", "sqrt")), "all", 0)),
-        'the request names 2 ("of 1 or 2 , with sqrt")',
+        'the request names 2 ("of 1 or 2, with sqrt")',
         _select(
             (_where(("min_samples_leaf", "in", [1, 2]), ("max_features", "==", "sqrt")), "all", 0)
         ),

@@ -19,13 +19,19 @@ when it is read against the request's words:
   direction) taken another way;
 - **unions**: several selections, each adding trials, where the request joins its conditions
   with no word that adds ("or", "plus", "together with", "and the best trial", ...);
+- **states**: a state the request names that no selection keeps, where one selection names
+  no state ("failed trials, and complete trials with ..." as failed trials or trials with ...);
 - **selections that keep nothing or test nothing**: a condition on the value of trials of a
   state that has none (failed, running, waiting), a condition listing every choice;
 - **steps**: "step" drawn against the final value, where the value at each step is meant.
 
 Words are read with a few patterns, and only where they say one thing plainly: a request the
-patterns do not read is not checked. The problem is given in words for the model, with what to
-do about it. Pure functions.
+patterns do not read is not checked. The problem is given in words for the model, and where
+the words say the fix plainly, with the fix itself, which a small model copies far more
+readily than it follows a description: the condition a named choice, boolean or bound makes
+(``{"field": "params.bootstrap", "op": "==", "value": false}`` for "no bootstrap"), the values
+of "1 or 2", the one selection a split request makes, the axis a chart's named field goes on.
+Pure functions.
 """
 
 from __future__ import annotations
@@ -575,10 +581,11 @@ def _rank_turned(
     return None
 
 
-def _around(text: str, found: re.Match[str], words: int = 3) -> str:
-    before = text[: found.start()].split()[-words:]
-    after = text[found.end() :].split()[:words]
-    return " ".join([*before, found.group(), *after])
+def _around(text: str, found: re.Match[str]) -> str:
+    """The words around ``found``: three before, and the rest of its own and two after."""
+    before = text[: found.start()].split()[-3:]
+    after = re.match(r"\S*(?:\s+\S+){0,2}", text[found.end() :])
+    return " ".join(before) + " " + found.group() + (after.group() if after else "")
 
 
 def _close(a: Any, b: Any) -> bool:
