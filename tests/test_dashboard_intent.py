@@ -223,26 +223,10 @@ def test_a_chart_query_for_the_trials_of_a_state_must_test_the_state() -> None:
 
 
 def test_a_union_joined_by_the_request_keeps_its_stateless_group_of_any_state() -> None:
-    known = _fields(["params.x"])
-    union = query.read_filter(
-        json.dumps(
-            {
-                "select": [
-                    {
-                        "where": [{"field": "state", "op": "==", "value": "Pruned"}],
-                        "take": "all",
-                        "count": 0,
-                    },
-                    {
-                        "where": [{"field": "params.x", "op": "==", "value": 10}],
-                        "take": "all",
-                        "count": 0,
-                    },
-                ]
-            }
-        ),
-        known,
-    )
+    pruned = {"field": "state", "op": "==", "value": "Pruned"}
+    tenth = {"field": "params.x", "op": "==", "value": 10}
+    selections = [{"where": [where], "take": "all", "count": 0} for where in (pruned, tenth)]
+    union = query.read_filter(json.dumps({"select": selections}), _fields(["params.x"]))
     joined = filter_intent("pruned trials plus trials with x of 10")
     assert joined.joins and joined.states == frozenset({"Pruned"})
     assert within_query(joined, union.selections).states == frozenset()
