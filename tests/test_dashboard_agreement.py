@@ -20,10 +20,10 @@ import pytest
 from optuna_llm._dashboard import query
 from optuna_llm._dashboard.agreement import chart_disagreement
 from optuna_llm._dashboard.agreement import filter_disagreement
-from optuna_llm._dashboard.agreement import named_fields
 from optuna_llm._dashboard.query import Field
 from optuna_llm._dashboard.translate import query_of
 from optuna_llm._dashboard.view import unwrap
+from optuna_llm._dashboard.words import named_fields
 from optuna_llm.dashboard import DashboardLLM
 from optuna_llm.dashboard import DashboardServer
 from optuna_llm.testing import ScriptedLLMServer

@@ -37,10 +37,8 @@ Pure functions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import dataclass
 import json
 import math
 import re
@@ -55,83 +53,20 @@ from optuna_llm._dashboard.query import Condition
 from optuna_llm._dashboard.query import Field
 from optuna_llm._dashboard.query import FilterQuery
 from optuna_llm._dashboard.query import Selection
+from optuna_llm._dashboard.words import NUMBER
+from optuna_llm._dashboard.words import NUMERAL
+from optuna_llm._dashboard.words import RANK_WORDS
+from optuna_llm._dashboard.words import asks_for_traces
+from optuna_llm._dashboard.words import bounds
+from optuna_llm._dashboard.words import condition_json
+from optuna_llm._dashboard.words import naming
+from optuna_llm._dashboard.words import normalized
+from optuna_llm._dashboard.words import numeral
+from optuna_llm._dashboard.words import proposed_condition
 
 
-# A number written in a request: not part of a name ("log2", "llm:v2"), maybe a percentage.
-_NUMBER = r"(?<![\w.:])(?P<n>\d+(?:\.\d+)?|\.\d+)(?P<percent>%?)(?![\w]|\.\d)"
-_NUMERAL = re.compile(_NUMBER)
-# Bounds, longest words first so that "no more than" is not read as "more than".
-_BOUND_BEFORE = re.compile(
-    r"(?P<word>no more than|no fewer than|no less than|at least|at most|up to|more than|"
-    r"greater than|higher than|larger than|fewer than|less than|lower than|smaller than|"
-    r"exceeding|above|over|below|under|>=|<=|>|<)\s*" + _NUMBER
-)
-_BOUND_AFTER = re.compile(
-    _NUMBER + r"\s+(?P<word>or more|or above|or higher|or greater|or over|and up|and above|"
-    r"on\b|onwards|or less|or fewer|or below|or lower|or under)"
-    # "below 5 or above 35" bounds 35, not 5.
-    r"(?!\s*[\d.])"
-)
-_BOUND_OPS = {
-    "no more than": "<=",
-    "at most": "<=",
-    "up to": "<=",
-    "<=": "<=",
-    "no fewer than": ">=",
-    "no less than": ">=",
-    "at least": ">=",
-    ">=": ">=",
-    "more than": ">",
-    "greater than": ">",
-    "higher than": ">",
-    "larger than": ">",
-    "exceeding": ">",
-    "above": ">",
-    "over": ">",
-    ">": ">",
-    "fewer than": "<",
-    "less than": "<",
-    "lower than": "<",
-    "smaller than": "<",
-    "below": "<",
-    "under": "<",
-    "<": "<",
-}
-_AFTER_OPS = {
-    "or more": ">=",
-    "or above": ">=",
-    "or higher": ">=",
-    "or greater": ">=",
-    "or over": ">=",
-    "and up": ">=",
-    "and above": ">=",
-    "on": ">=",
-    "onwards": ">=",
-    "or less": "<=",
-    "or fewer": "<=",
-    "or below": "<=",
-    "or lower": "<=",
-    "or under": "<=",
-}
-
-_RANK_WORDS = (
-    (re.compile(r"\b(?:best|top)\b"), "best"),
-    (re.compile(r"\b(?:worst|bottom)\b"), "worst"),
-    (re.compile(r"\b(?:first|earliest|oldest)\b"), "first"),
-    (re.compile(r"\b(?:last|latest|newest|most recent)\b"), "last"),
-    (re.compile(r"\b(?:highest|largest|greatest)\b"), "highest"),
-    (re.compile(r"\b(?:lowest|smallest)\b"), "lowest"),
-)
 _VALUED = ("value", "values")
 _WHOLE_STEP = {"<": -1, "<=": 1, ">": 1, ">=": -1}
-# Choices that are words of a request's own ("the best trial", "all trials") name no parameter.
-_PLAIN_WORDS = frozenset(
-    (
-        *("all", "any", "auto", "best", "first", "last", "worst", "top", "true", "false"),
-        *("yes", "no", "none", "on", "off", "min", "max", "mean", "median", "sum", "count"),
-        *("complete", "pruned", "fail", "failed", "running", "waiting"),
-    )
-)
 
 
 def filter_disagreement(
@@ -142,7 +77,7 @@ def filter_disagreement(
     ``direction`` is the objective's ("maximize" or "minimize"; None if the studies have
     several or disagree).
     """
-    text = _words(request)
+    text = normalized(request)
     intent = filter_intent(request)
     selections = kept.selections
     conditions = [c for s in selections for c in s.where]
@@ -162,7 +97,7 @@ def filter_disagreement(
 
 def chart_disagreement(request: str, chart: ChartQuery, known: Mapping[str, Field]) -> str | None:
     """What the chart query ``chart`` leaves out of ``request``, or None."""
-    text = _words(request)
+    text = normalized(request)
     axes = [chart.x, chart.y]
     if any(f.kind == "step" for f in axes if f) and any(f.kind in _VALUED for f in axes if f):
         return (
@@ -170,75 +105,6 @@ def chart_disagreement(request: str, chart: ChartQuery, known: Mapping[str, Fiel
             f'is "{STEP_VALUE}". Draw "step" against "{STEP_VALUE}".'
         )
     return _every_choice(chart.where) or _undrawn(text, known, chart)
-
-
-@dataclass(frozen=True)
-class _Named:
-    """A field a request names: where, by which words, and by which choice if by one."""
-
-    field: Field
-    start: int
-    end: int
-    words: str
-    choice: Any = None
-    by_choice: bool = False
-
-
-def named_fields(request: str, known: Mapping[str, Field]) -> list[tuple[Field, str]]:
-    """The parameters and user attributes ``request`` names, each with the words naming it:
-    a parameter by its name (with spaces for underscores, or without an ``n_``/``num_``
-    prefix: "estimators" for ``n_estimators``) or by a choice no other parameter has
-    ("entropy"), a user attribute by its key."""
-    return [(n.field, n.words) for n in _naming(_words(request), known)]
-
-
-def _naming(text: str, known: Mapping[str, Field]) -> list[_Named]:
-    named: dict[str, _Named] = {}
-    owners: dict[str, list[tuple[Field, Any]]] = {}
-    for field in known.values():
-        if field.kind == "user_attr":
-            key = str(field.key).lower()
-            if len(key) >= 3 and (found := _whole(key, text)):
-                named[field.name] = _Named(field, found.start(), found.end(), found.group())
-        if field.kind != "param":
-            continue
-        for words in _spellings(str(field.key)):
-            if found := _whole(words, text):
-                named[field.name] = _Named(field, found.start(), found.end(), found.group())
-                break
-        for choice in field.choices or ():
-            label = choice.lower() if isinstance(choice, str) else ""
-            if len(label) >= 3 and label not in _PLAIN_WORDS and not _NUMERAL.fullmatch(label):
-                owners.setdefault(label, []).append((field, choice))
-    for label, fields in owners.items():
-        if len(fields) != 1 or fields[0][0].name in named:
-            continue
-        field, choice = fields[0]
-        if found := _whole(label, text):
-            named[field.name] = _Named(
-                field, found.start(), found.end(), found.group(), choice, by_choice=True
-            )
-    return sorted(named.values(), key=lambda n: n.start)
-
-
-def _words(request: str) -> str:
-    return " ".join(request.lower().split())
-
-
-def _whole(words: str, text: str) -> re.Match[str] | None:
-    return re.search(rf"(?<![\w.:]){re.escape(words)}(?![\w:])", text)
-
-
-def _spellings(name: str) -> Iterator[str]:
-    lowered = name.lower()
-    if len(lowered) < 2:
-        return
-    yield lowered
-    if "_" in lowered:
-        yield lowered.replace("_", " ")
-    for prefix in ("n_", "num_", "number_of_"):
-        if lowered.startswith(prefix) and len(lowered) > len(prefix) + 2:
-            yield lowered.removeprefix(prefix).replace("_", " ")
 
 
 def _never_kept(selections: Sequence[Selection]) -> str | None:
@@ -323,10 +189,10 @@ def _split(joins: bool, selections: Sequence[Selection]) -> str | None:
 
 def _untested(text: str, known: Mapping[str, Field], used: Sequence[Field]) -> str | None:
     names = {f.name for f in used}
-    for named in _naming(text, known):
+    for named in naming(text, known):
         if named.field.name in names:
             continue
-        condition = _proposed_condition(text, named)
+        condition = proposed_condition(text, named)
         what = f"add {_json(condition)}" if condition else "add a condition on it"
         return (
             f'the request names "{named.words}", but no condition tests "{named.field.name}": '
@@ -338,15 +204,15 @@ def _untested(text: str, known: Mapping[str, Field], used: Sequence[Field]) -> s
 def _undrawn(text: str, known: Mapping[str, Field], chart: ChartQuery) -> str | None:
     drawn = [chart.x, chart.y if chart.draws_y else None, chart.series]
     names = {f.name for f in drawn if f is not None} | {c.field.name for c in chart.where}
-    naming = _naming(text, known)
-    asked = {n.field.name for n in naming}
-    for named in naming:
+    named_here = naming(text, known)
+    asked = {n.field.name for n in named_here}
+    for named in named_here:
         if named.field.name in names:
             continue
         name = named.field.name
         if named.by_choice:
-            what = f'add {_json(_proposed_condition(text, named))} to "where"'
-        elif _TRACES_BEFORE.search(text[: named.start]):
+            what = f'add {_json(proposed_condition(text, named))} to "where"'
+        elif asks_for_traces(text, named):
             what = f'draw a trace for each of its values: "series": "{name}"'
         elif chart.x.name in asked and (chart.y is None or chart.y.name not in asked):
             what = f'draw it as "y": "{name}"' + (
@@ -363,72 +229,13 @@ def _undrawn(text: str, known: Mapping[str, Field], chart: ChartQuery) -> str | 
     return None
 
 
-_TRACES_BEFORE = re.compile(
-    r"\b(?:traces?|lines?|series|colou?rs?|colou?red)\s+(?:per|for each|by|for)\s+(?:\w+\s+)?$"
-)
-_NEGATED_BEFORE = re.compile(
-    r"\b(?:no|without|non|not|never)\b[-\s]+(?:\w+\s+)?$|n't\s+(?:\w+\s+)?$"
-)
-_OFF_AFTER = re.compile(r"^[-\s]*(?:off|disabled|false|no|turned off)\b")
-_EQUAL_AFTER = re.compile(
-    r"^\s*(?:of|is|equal to|equals|=|==|set to)?\s*"
-    + _NUMBER
-    + r"(?:\s*(?:,|or)\s*(?P<m>\d+(?:\.\d+)?))?(?![\d.])"
-)
-_BETWEEN_AFTER = re.compile(
-    r"^\s*(?:is\s+|of\s+)?between\s+(?P<a>-?\d+(?:\.\d+)?)\s+and\s+(?P<b>-?\d+(?:\.\d+)?)"
-)
-# How far from a parameter's name a bound may be and still be its own ("n_estimators above
-# 100", "100 or more estimators").
-_NEAR = 24
-
-
-def _proposed_condition(text: str, named: _Named) -> dict[str, Any] | None:
-    """The condition the words around a named field say, where they say it plainly."""
-    field, before, after = named.field, text[: named.start], text[named.end :]
-    negated = _NEGATED_BEFORE.search(before) is not None
-    if named.by_choice:
-        return _condition(field, "!=" if negated else "==", named.choice)
-    choices = field.choices or ()
-    if choices and all(isinstance(c, bool) for c in choices):
-        return _condition(field, "==", not (negated or _OFF_AFTER.search(after)))
-    if not field.numeric:
-        return None
-    if found := _BETWEEN_AFTER.search(after):
-        low, high = sorted((_numeral(found.group("a")), _numeral(found.group("b"))))
-        return _condition(field, "between", [low, high])
-    nearby = [
-        b
-        for b in _bounds(text)
-        if 0 <= b.start - named.end <= _NEAR or 0 <= named.start - b.end <= _NEAR
-    ]
-    if nearby:
-        bound = min(nearby, key=lambda b: min(abs(b.start - named.end), abs(named.start - b.end)))
-        return _condition(field, bound.op, _numeral(str(bound.number)))
-    if found := _EQUAL_AFTER.search(after):
-        first = _numeral(found.group("n"))
-        if found.group("m"):
-            return _condition(field, "in", [first, _numeral(found.group("m"))])
-        return _condition(field, "==", first)
-    return None
-
-
-def _condition(field: Field, op: str, value: Any) -> dict[str, Any]:
-    return {"field": field.name, "op": op, "value": value}
-
-
-def _numeral(text: str) -> int | float:
-    number = float(text)
-    return int(number) if number.is_integer() else number
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, separators=(", ", ": "))
 
 
 def _selection_json(where: Sequence[Condition], take: str, count: int) -> dict[str, Any]:
     return {
-        "where": [_condition(c.field, c.op, c.value) for c in where],
+        "where": [condition_json(c.field, c.op, c.value) for c in where],
         "take": take,
         "count": count,
     }
@@ -452,7 +259,7 @@ def _used_numbers(selections: Sequence[Selection]) -> list[float]:
 
 def _unused_number(text: str, selections: Sequence[Selection], count: int | None) -> str | None:
     used = _used_numbers(selections)
-    for found in _NUMERAL.finditer(text):
+    for found in NUMERAL.finditer(text):
         number = float(found.group("n"))
         meant = [number / 100] if found.group("percent") else [number]
         if any(_close(n, u) for n in meant for u in used):
@@ -480,7 +287,7 @@ def _listed_with(
     text: str, found: re.Match[str], selections: Sequence[Selection]
 ) -> dict[str, Any] | None:
     """For "1 or 2" where a condition tests 1 alone: that condition with both values."""
-    around = re.compile(_NUMBER + r"\s*(?:,|or|, or)\s*$")
+    around = re.compile(NUMBER + r"\s*(?:,|or|, or)\s*$")
     before = around.search(text[: found.start()])
     if before is None:
         return None
@@ -488,15 +295,15 @@ def _listed_with(
     for s in selections:
         for c in s.where:
             if c.op == "==" and _close(c.value, other):
-                return _condition(c.field, "in", [c.value, _numeral(found.group("n"))])
+                return condition_json(c.field, "in", [c.value, numeral(found.group("n"))])
     return None
 
 
 def _unnamed_count(text: str, selections: Sequence[Selection], count: int | None) -> str | None:
     """A selection keeping a number of trials the request names neither as its count nor as
     any other number (where it names no ranking either, ranking words being read loosely)."""
-    numbers = [float(m.group("n")) for m in _NUMERAL.finditer(text)]
-    ranks = any(pattern.search(text) for pattern, _ in _RANK_WORDS)
+    numbers = [float(m.group("n")) for m in NUMERAL.finditer(text)]
+    ranks = any(pattern.search(text) for pattern, _ in RANK_WORDS)
     # "the worst trial" beside "the 3 best trials" names one trial of its own.
     one = ranks and re.search(r"\btrial\b(?!s)", text) is not None
     for s in selections:
@@ -521,39 +328,16 @@ def _unnamed_count(text: str, selections: Sequence[Selection], count: int | None
     return None
 
 
-@dataclass(frozen=True)
-class _Bound:
-    start: int
-    end: int
-    words: str
-    number: float
-    op: str
-
-
-def _bounds(text: str) -> list[_Bound]:
-    """Each bound the request names: where, its words, its number and the comparison."""
-    bounds = []
-    for found in _BOUND_BEFORE.finditer(text):
-        number = float(found.group("n")) / (100 if found.group("percent") else 1)
-        op = _BOUND_OPS[found.group("word")]
-        bounds.append(_Bound(found.start(), found.end(), found.group(), number, op))
-    for found in _BOUND_AFTER.finditer(text):
-        number = float(found.group("n")) / (100 if found.group("percent") else 1)
-        op = _AFTER_OPS[found.group("word")]
-        bounds.append(_Bound(found.start(), found.end(), found.group(), number, op))
-    return bounds
-
-
 def _bound_turned(text: str, conditions: Sequence[Condition]) -> str | None:
     compared = [c for c in conditions if c.op in ("<", "<=", ">", ">=")]
-    for bound in _bounds(text):
+    for bound in bounds(text):
         tested = [c for c in compared if _close(c.value, bound.number)]
         if tested and not any(c.op == bound.op for c in tested):
             c = tested[0]
             return (
                 f'the request says "{bound.words}", which is "{bound.op}" {_shown(c.value)}, but '
                 f'the query tests "{c.field.name}" "{c.op}" {_shown(c.value)}: use '
-                f"{_json(_condition(c.field, bound.op, c.value))}."
+                f"{_json(condition_json(c.field, bound.op, c.value))}."
             )
     return None
 
@@ -565,7 +349,7 @@ def _rank_turned(
     if count is None:
         return None
     takes = {s.take for s in selections}
-    for pattern, word in _RANK_WORDS:
+    for pattern, word in RANK_WORDS:
         found = pattern.search(text)
         if found is None:
             continue
