@@ -1172,6 +1172,102 @@ CHARTS_TWELFTH: tuple[HeldOutChart, ...] = (
 )
 
 
+# A thirteenth set, written on 2026-12-07 (third session) after the twelfth showed the model
+# answering a proposed fix with the same query, and before optuna-llm applied such fixes to the
+# query itself, to measure that.
+FILTERS_THIRTEENTH: tuple[HeldOutFilter, ...] = (
+    HeldOutFilter(
+        "complete trials using gini with max_depth at least 20",
+        _each(
+            lambda t: (
+                _value(t) is not None
+                and t.params["criterion"] == "gini"
+                and t.params["max_depth"] >= 20
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the best 2 trials without bootstrap",
+        lambda trials: _best([t for t in trials if _param(t, "bootstrap") is False], 2),
+    ),
+    HeldOutFilter(
+        "trials 0 to 9 with log2",
+        _each(lambda t: 0 <= t.number <= 9 and _param(t, "max_features") == "log2"),
+    ),
+    HeldOutFilter(
+        "trials with min_samples_leaf of 7 or 8",
+        _each(lambda t: _param(t, "min_samples_leaf") in (7, 8)),
+    ),
+    HeldOutFilter(
+        "pruned trials plus complete trials with fewer than 35 estimators",
+        _each(
+            lambda t: (
+                t.state == TrialState.PRUNED
+                or (_value(t) is not None and t.params["n_estimators"] < 35)
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "the lowest-accuracy trial using gini",
+        lambda trials: _worst([t for t in trials if _param(t, "criterion") == "gini"], 1),
+    ),
+    HeldOutFilter(
+        "complete trials with n_estimators above 250",
+        _each(lambda t: _value(t) is not None and t.params["n_estimators"] > 250),
+    ),
+    HeldOutFilter(
+        "the 2 most recent trials with bootstrap off",
+        lambda trials: _latest([t for t in trials if _param(t, "bootstrap") is False], 2),
+    ),
+    HeldOutFilter(
+        "trials with max_features None and max_depth below 20",
+        _each(
+            lambda t: (
+                "max_features" in t.params
+                and t.params["max_features"] is None
+                and t.params["max_depth"] < 20
+            )
+        ),
+    ),
+    HeldOutFilter(
+        "failed trials or trials using log_loss",
+        _each(lambda t: t.state == TrialState.FAIL or _param(t, "criterion") == "log_loss"),
+    ),
+)
+
+CHARTS_THIRTEENTH: tuple[HeldOutChart, ...] = (
+    HeldOutChart(
+        "Scatter of max_depth against min_samples_leaf",
+        lambda trials: _either_axes(
+            [(t.params["max_depth"], t.params["min_samples_leaf"]) for t in trials if t.params]
+        ),
+    ),
+    HeldOutChart(
+        "Bar chart of the mean n_estimators for each bootstrap value",
+        lambda trials: _some_trace_or_all(
+            [
+                (k, sum(vs) / len(vs))
+                for k, vs in _by_param(trials, "bootstrap", "n_estimators").items()
+            ]
+        ),
+    ),
+    HeldOutChart(
+        "Histogram of max_depth for entropy trials",
+        lambda trials: _histogram(
+            [t.params["max_depth"] for t in trials if _param(t, "criterion") == "entropy"]
+        ),
+    ),
+    HeldOutChart(
+        "Box plot of accuracy for each criterion, complete trials only",
+        lambda trials: _groups(_grouped(trials, "criterion")),
+    ),
+    HeldOutChart(
+        "Pie chart of how many trials used each bootstrap value",
+        lambda trials: _counts(Counter(t.params["bootstrap"] for t in trials if t.params)),
+    ),
+)
+
+
 # Every set by name, in the order they were written: its filters and its charts.
 SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "first": (FILTERS, CHARTS),
@@ -1186,4 +1282,5 @@ SETS: dict[str, tuple[Sequence[HeldOutFilter], Sequence[HeldOutChart]]] = {
     "tenth": (FILTERS_TENTH, CHARTS_TENTH),
     "eleventh": (FILTERS_ELEVENTH, CHARTS_ELEVENTH),
     "twelfth": (FILTERS_TWELFTH, CHARTS_TWELFTH),
+    "thirteenth": (FILTERS_THIRTEENTH, CHARTS_THIRTEENTH),
 }
