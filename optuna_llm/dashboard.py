@@ -61,8 +61,8 @@ from optuna_llm._chat import ChatRequest
 from optuna_llm._dashboard import prompts
 from optuna_llm._dashboard import query
 from optuna_llm._dashboard import translate
-from optuna_llm._dashboard.agreement import chart_disagreement
-from optuna_llm._dashboard.agreement import filter_disagreement
+from optuna_llm._dashboard.agreement import settled_chart
+from optuna_llm._dashboard.agreement import settled_filter
 from optuna_llm._dashboard.check import check
 from optuna_llm._dashboard.intent import chart_problem
 from optuna_llm._dashboard.intent import filter_intent
@@ -119,8 +119,9 @@ class Attempt:
         kind: ``"filter"`` or ``"chart"``.
         query: The user's request.
         as_query: Whether the model was asked for a query (else for code).
-        answer: The query (compact JSON) or the function, as checked.
+        answer: The query (compact JSON, with the fixes applied) or the function, as checked.
         problem: Why it was sent back or not used; None if it passed.
+        fixes: What optuna-llm fixed in the model's query from the request's words.
     """
 
     kind: str
@@ -128,6 +129,7 @@ class Attempt:
     as_query: bool
     answer: str
     problem: str | None
+    fixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class _Answer:
     problem: str | None = None
     selections: tuple[Selection, ...] | None = None
     is_code: bool = False
+    fixes: tuple[str, ...] = ()
 
 
 class DashboardLLM:
@@ -269,7 +272,7 @@ class DashboardLLM:
                         left = within_query(intent, answer.selections)
                     problem = kept_problem(left, verdict.results, own_trials=own, query=as_query)
             self.attempts.append(
-                Attempt(request.kind, request.query, as_query, answer.text, problem)
+                Attempt(request.kind, request.query, as_query, answer.text, problem, answer.fixes)
             )
             if problem is None or last:
                 code = answer.code
@@ -315,17 +318,24 @@ class DashboardLLM:
             return _Answer(code, code, is_code=True)
         try:
             if chart:
-                drawn = query.read_chart(answer, known)
-                problem = chart_disagreement(request.query, drawn, known) or chart_problem(
-                    request.query, drawn
-                )
-                return _Answer(drawn.text, translate.chart_function(drawn), problem)
-            kept = query.read_filter(answer, known)
-            problem = filter_disagreement(
-                request.query, kept, known, direction=_direction(details)
+                drawn = settled_chart(request.query, query.read_chart(answer, known), known)
+                problem = drawn.problem or chart_problem(request.query, drawn.query)
+                function = translate.chart_function(drawn.query, drawn.fixes)
+                return _Answer(drawn.query.text, function, problem, fixes=drawn.fixes)
+            kept = settled_filter(
+                request.query,
+                query.read_filter(answer, known),
+                known,
+                direction=_direction(details),
             )
-            function = translate.filter_function(kept)
-            return _Answer(kept.text, function, problem, selections=kept.selections)
+            function = translate.filter_function(kept.query, kept.fixes)
+            return _Answer(
+                kept.query.text,
+                function,
+                kept.problem,
+                selections=kept.query.selections,
+                fixes=kept.fixes,
+            )
         except query.QueryError as problem:
             return _Answer(answer, None, str(problem))
 

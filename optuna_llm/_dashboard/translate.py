@@ -13,6 +13,7 @@ by the drawing code of ``_DRAW``. Pure functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import json
 import re
 
@@ -26,6 +27,8 @@ from optuna_llm._dashboard.query import Selection
 # The first line of a function written from a query names the query (one line of JSON), which
 # the user reads in the dashboard's approval dialog and a chart's rewrite shows the model.
 QUERY_MARK = "The model's query: "
+# Each fix optuna-llm made to the model's query from the request's words, under the query.
+FIX_MARK = "Fixed from the request's words: "
 _QUERY_LINE = re.compile(rf"^\s*// {QUERY_MARK}(?P<query>\{{.*\}})\s*$", re.MULTILINE)
 
 _LAST_STEP = (
@@ -106,18 +109,26 @@ _DRAW = """\
 """
 
 
-def filter_function(query: FilterQuery) -> str:
-    """The filter function of ``query``: ``function (trial, study)`` over the trial view."""
+def filter_function(query: FilterQuery, fixes: Sequence[str] = ()) -> str:
+    """The filter function of ``query``: ``function (trial, study)`` over the trial view.
+    ``fixes`` are what optuna-llm changed in the model's query (see ``agreement.py``), said
+    under it."""
     parts = [_selection(s) for s in query.selections]
     helpers = f"\n  {_LAST_STEP}" if _uses_last_step(query.selections) else ""
     kept = "\n    || ".join(parts)
     return (
-        f"function (trial, study) {{\n  // {QUERY_MARK}{query.text}{helpers}\n  return {kept};\n}}"
+        f"function (trial, study) {{\n  // {QUERY_MARK}{query.text}{_fixed(fixes)}{helpers}\n"
+        f"  return {kept};\n}}"
     )
 
 
-def chart_function(query: ChartQuery) -> str:
-    """The chart function of ``query``: ``function (study)`` returning Plotly traces."""
+def _fixed(fixes: Sequence[str]) -> str:
+    return "".join(f"\n  // {FIX_MARK}{fix}" for fix in fixes)
+
+
+def chart_function(query: ChartQuery, fixes: Sequence[str] = ()) -> str:
+    """The chart function of ``query``: ``function (study)`` returning Plotly traces, with
+    ``fixes`` said under the query as for a filter."""
     per_step = any(f is not None and f.kind in ("step", "reported") for f in _chart_fields(query))
     where = _all_of(query.where, "t")
     if per_step:
@@ -142,7 +153,7 @@ def chart_function(query: ChartQuery) -> str:
     helpers = f"  {_LAST_STEP}\n" if uses_last else ""
     return (
         "function (study) {\n"
-        f"  // {QUERY_MARK}{query.text}\n"
+        f"  // {QUERY_MARK}{query.text}{_fixed(fixes)}\n"
         f"  const type = {json.dumps(query.type)}, summary = {json.dumps(query.summary)};\n"
         f"  const drawsY = {json.dumps(query.draws_y)};\n"
         f"{helpers}"
